@@ -1,0 +1,1 @@
+"""Sub-commands of ``rt-async-control``: argument parsing here, the work imported lazily."""

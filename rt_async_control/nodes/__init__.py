@@ -1,0 +1,1 @@
+"""rclpy nodes: thin adapters over rt_async_control.roles."""

@@ -1,0 +1,1 @@
+"""ONNX Runtime policies and the torch tools that make them."""

@@ -1,0 +1,1 @@
+"""Embedded runtime: the whole stack in real time on one machine, no ROS."""

@@ -1,0 +1,1 @@
+"""MuJoCo tasks and the simulator (no ROS, no sleeping)."""

@@ -1,0 +1,1 @@
+"""Virtual-time executor and the paper's experiments."""
