@@ -27,6 +27,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*_launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config/ros2_control', glob('config/ros2_control/*.yaml')),
         *tree('sim'),
         *tree('models'),
     ],
