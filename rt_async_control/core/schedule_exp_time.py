@@ -33,6 +33,7 @@ import math
 from rt_async_control.core.schedule_config import ScheduleConfig
 from rt_async_control.core.schedule_grid import (
     GridSchedule,
+    just_missed,
     nearest_slot,
     slot_at_or_after,
     tolerance,
@@ -103,7 +104,7 @@ class ExpTimeSchedule(GridSchedule):
         spacing = cycle / self.num_workers
         nxt = slot_at_or_after(self._anchor, worker * spacing, cycle, t)
         late = self._late
-        if not late[worker] and t - (nxt - cycle) < 0.5 * spacing:
+        if not late[worker] and just_missed(nxt, cycle, spacing, t):
             nxt = t  # just missed its slot: start now rather than a whole cycle later
             late[worker] = True
         else:

@@ -56,6 +56,44 @@ def nearest_slot(anchor: float, offset: float, cycle: float, t: float) -> float:
     return origin + round((t - origin) / cycle) * cycle
 
 
+def just_missed(slot: float, cycle: float, spacing: float, t: float) -> bool:
+    """Return whether ``t`` lies less than half a spacing after the slot before ``slot``.
+
+    A worker finishing then has only just missed its slot: starting at once keeps it fresh,
+    waiting for ``slot`` would cost almost a whole cycle.
+
+    :param slot: the worker's first slot at or after ``t``.
+    :param cycle: grid cycle, seconds.
+    :param spacing: distance between neighbouring workers' slots, seconds.
+    :param t: when the worker finished, seconds.
+    :return: ``True`` when the worker should start at ``t`` instead of ``slot``.
+    """
+    return t - (slot - cycle) < 0.5 * spacing
+
+
+def preview_next_start(mode: str, anchor: float, offsets: Sequence[float], cycle: float,
+                       worker: int, finished: float) -> float:
+    """Return the start a worker can work out alone, before its report reaches the schedule.
+
+    A host whose schedule lives in another process (the arbiter's) uses this until the
+    schedule has consumed the worker's report; in steady state both agree. It is the grid
+    rule of every mode: the next own slot at or after ``finished``, or ``finished`` itself when
+    the slot was only just missed (:func:`just_missed`); ``none`` restarts at once.
+
+    :param mode: the schedule mode.
+    :param anchor: the newest grid anchor the worker has seen.
+    :param offsets: every worker's phase, seconds.
+    :param cycle: the newest cycle the worker has seen, seconds.
+    :param worker: the worker index.
+    :param finished: when its inference finished, seconds.
+    :return: the provisional next start, seconds.
+    """
+    if mode == 'none' or not (cycle > 0.0 and math.isfinite(anchor)):
+        return finished
+    slot = slot_at_or_after(anchor, offsets[worker], cycle, finished)
+    return finished if just_missed(slot, cycle, cycle / len(offsets), finished) else slot
+
+
 class GridSchedule:
     """State and reads shared by all schedules: the grid and each worker's pending start.
 

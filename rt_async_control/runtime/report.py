@@ -1,0 +1,187 @@
+"""The report of a run: ``summary.json``, a printed table and PNG plots.
+
+Built from what each child wrote at exit (:func:`~.launcher.launch` collects it): the
+arbiter's tick and action logs and :class:`~rt_async_control.core.stats.TickStats` summary,
+each worker's inference log, the simulator's score and command log.
+
+Transport latency is *receive time minus publish time* of the records a process consumed
+(states read by workers, chunks read by the arbiter, commands read by the simulator). The
+channels hold the latest value and each reader reads at its own deadline, so the figure
+includes the wait until that deadline; it is how stale a record is when used, not the copy
+cost of the shared memory (which ``rt-async-control bench`` measures).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rt_async_control.runtime.launcher import RunResult
+
+# The table rows: (label, key path in the summary, format).
+ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ('control rate', ('control_rate_hz',), '{:.1f} Hz'),
+    ('ticks', ('ticks',), '{:d}'),
+    ('inaction ticks (no fresh action)', ('inaction_ticks',), '{:d}'),
+    ('inaction after first action', ('inaction_ratio_steady',), '{:.1%}'),
+    ('default behaviour acted', ('fallback_ticks',), '{:d}'),
+    ('missed ticks', ('missed_ticks',), '{:d}'),
+    ('period error p50 / p99 / max', ('period_error_us',), 'us3'),
+    ('action age p50 / p99 / max', ('action_age_ms',), 'ms3'),
+    ('transport latency p50 / p99', ('transport_latency_us',), 'us2'),
+    ('channel read p50 / p99', ('channel_read_us',), 'us2'),
+    ('task return (mean)', ('task_return',), '{:.2f}'),
+    ('task success', ('task_success',), '{:.0%}'),
+)
+
+
+def _quantiles(values: np.ndarray, scale: float, keys: tuple[str, ...] = ('p50', 'p99', 'max')
+               ) -> dict[str, float]:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return {k: math.nan for k in keys}
+    out = {'p50': float(np.percentile(values, 50)) * scale,
+           'p99': float(np.percentile(values, 99)) * scale,
+           'max': float(values.max()) * scale}
+    return {k: out[k] for k in keys}
+
+
+def build_summary(result: RunResult) -> dict[str, Any]:
+    """Return the run's summary (the ``summary.json`` document)."""
+    plan = result.plan
+    children = result.children
+    arbiter = children.get('arbiter', {}).get('json', {})
+    arrays = children.get('arbiter', {}).get('npz', {})
+    sim = children.get('sim', {})
+    workers = {int(name.split('_')[1]): entry for name, entry in children.items()
+               if name.startswith('worker_')}
+    fresh = arrays.get('tick_fresh', np.zeros(0))
+    first = np.flatnonzero(fresh)
+    steady = fresh[first[0]:] if len(first) else fresh
+    state_latency = np.concatenate([w['npz']['state_latency'] for w in workers.values()
+                                    if 'npz' in w] or [np.zeros(0)])
+    action_latency = arrays.get('action_latency', np.zeros(0))
+    command_latency = sim.get('npz', {}).get('command_latency', np.zeros(0))
+    per_worker = {}
+    for info in arbiter.get('workers', []):
+        i = int(info['worker'])
+        inference = workers.get(i, {}).get('npz', {}).get('inference_time', np.zeros(0))
+        per_worker[str(i)] = {
+            'inference_ms': _quantiles(inference, 1e3),
+            'inference_mean_ms': float(np.mean(inference)) * 1e3 if len(inference) else math.nan,
+            'actions': info['actions'], 'selected': info['selected'],
+            'rejected': info['rejected'],
+            'crashed': result.crashed.get(f'worker_{i}', '').splitlines()[0:1] or None,
+        }
+    emulation = plan.emulation
+    summary: dict[str, Any] = {
+        'task': plan.config.task,
+        'control_period_s': plan.config.control_period_s,
+        'control_rate_hz': arbiter.get('control_rate_hz', math.nan),
+        'ticks': arbiter.get('ticks', 0),
+        # The paper's inaction: a tick without a fresh action (the default behaviour acted,
+        # or an action already applied was held); fallback_ticks: the default behaviour acted.
+        'inaction_ticks': arbiter.get('stale_ticks', 0),
+        'inaction_ratio': arbiter.get('stale_ticks', 0) / max(1, arbiter.get('ticks', 0)),
+        'inaction_ratio_steady': float(np.mean(steady == 0)) if len(steady) else math.nan,
+        'fallback_ticks': arbiter.get('fallback_ticks', 0),
+        'longest_inaction_ticks': arbiter.get('longest_inaction_ticks', 0),
+        'missed_ticks': arbiter.get('missed_ticks', 0),
+        'period_error_us': _pick(arbiter.get('period_error_us')),
+        'action_age_ms': _pick(arbiter.get('action_age_ms')),
+        'transport_latency_us': {
+            **_quantiles(np.concatenate((state_latency, action_latency)), 1e6, ('p50', 'p99')),
+            'state': _quantiles(state_latency, 1e6, ('p50', 'p99')),
+            'action': _quantiles(action_latency, 1e6, ('p50', 'p99')),
+            'command': _quantiles(command_latency, 1e6, ('p50', 'p99')),
+            'note': "receive minus publish time; includes the wait until the reader's own "
+                    'deadline (latest-value channels are read at deadlines)',
+        },
+        'channel_read_us': _quantiles(arrays.get('action_read_cost', np.zeros(0)), 1e6,
+                                      ('p50', 'p99')),
+        'workers': per_worker,
+        'num_workers': plan.layout.num_workers,
+        'workers_sizing': plan.sizing,
+        'schedule': plan.config.schedule.mode,
+        'cycle_s': arbiter.get('cycle_s', math.nan),
+        'offsets_s': arbiter.get('offsets_s', []),
+        'emulated': {'enabled': emulation.active, 'distribution': emulation.distribution,
+                     'mean_s': emulation.mean_s, 'cv': emulation.cv},
+        'real_inference_warmup_ms': _quantiles(np.asarray(plan.real_inference_s), 1e3),
+        'task_return': sim.get('json', {}).get('task_return', math.nan),
+        'task_success': sim.get('json', {}).get('task_success', math.nan),
+        'episodes': sim.get('json', {}).get('episodes', 0),
+        'counters': arbiter.get('counters', {}),
+        'realtime_notices': result.notices,
+        'crashed': {k: v.splitlines()[0] for k, v in result.crashed.items()},
+        'faults': str(plan.faults),
+        'fault_events': [{'t_s': t, 'event': line} for t, line in result.fault_events],
+        'interrupted': result.interrupted,
+    }
+    return summary
+
+
+def _pick(stats: dict[str, Any] | None) -> dict[str, float]:
+    stats = stats or {}
+    return {k: stats.get(k, math.nan) for k in ('p50', 'p99', 'max')}
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Return the summary as a plain text table (what ``run`` prints)."""
+    lines = [f"{summary['task']}: {summary['num_workers']} workers, schedule "
+             f"{summary['schedule']}, emulated {_emulated(summary['emulated'])}"]
+    for label, path, fmt in ROWS:
+        value: Any = summary
+        for key in path:
+            value = value.get(key, math.nan) if isinstance(value, dict) else math.nan
+        lines.append(f'  {label:<33} {_fmt(value, fmt)}')
+    for worker, info in summary['workers'].items():
+        inf = info['inference_ms']
+        lines.append(f"  worker {worker:<26} inference p50 {inf['p50']:.2f} / p99 "
+                     f"{inf['p99']:.2f} ms, {info['actions']} actions, {info['selected']} "
+                     f"ticks supplied, {info['rejected']} rejected"
+                     + (' CRASHED' if info['crashed'] else ''))
+    return '\n'.join(lines)
+
+
+def _emulated(emulated: dict[str, Any]) -> str:
+    if not emulated['enabled']:
+        return 'no'
+    cv = '' if emulated['distribution'] == 'fixed' else f" cv {emulated['cv']:g}"
+    return f"{emulated['distribution']} mean {emulated['mean_s'] * 1e3:g} ms{cv}"
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if fmt in ('us3', 'ms3', 'us2'):
+        unit = fmt[:2]
+        keys = ('p50', 'p99', 'max')[:int(fmt[2])]
+        return ' / '.join(f'{value.get(k, math.nan):.1f}' if unit == 'us' else
+                          f'{value.get(k, math.nan):.2f}' for k in keys) + f' {unit}'
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def write_report(result: RunResult, directory: str | Path | None) -> dict[str, Any]:
+    """Build the summary; write ``summary.json`` and the plots under ``directory``.
+
+    :param result: the run's results.
+    :param directory: report directory (created), or ``None`` for no files.
+    :return: the summary.
+    """
+    summary = build_summary(result)
+    if directory is None:
+        return summary
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    from rt_async_control.runtime.report_plots import write_plots
+
+    summary['plots'] = [p.name for p in write_plots(result, out)]
+    (out / 'summary.json').write_text(json.dumps(summary, indent=1, default=str) + '\n')
+    return summary

@@ -1,0 +1,152 @@
+"""ArbiterRole: chunks in, ticks out, schedule, live reconfiguration, health; fake time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import math
+
+import numpy as np
+import pytest
+
+from rt_async_control.core.config import ArbiterConfig, SimConfig, StackConfig
+from rt_async_control.core.messages import ActionChunk
+from rt_async_control.core.schedule_config import ScheduleConfig
+from rt_async_control.errors import InputError
+from rt_async_control.roles.arbiter_role import ArbiterRole
+from rt_async_control.sim.tasks import load_task
+
+T = 0.01
+
+
+def _config(mode: str = 'max_time', inference: float = 0.025, **arbiter: object) -> StackConfig:
+    return StackConfig(task='arm', sim=SimConfig(task='arm'),
+                       schedule=ScheduleConfig(mode=mode, initial_inference_time_s=inference),
+                       arbiter=ArbiterConfig(**arbiter))
+
+
+def _role(num_workers: int, **kw: object) -> ArbiterRole:
+    return ArbiterRole.for_task(_config(**kw), num_workers, load_task('arm'))
+
+
+def _chunk(worker: int, started: float, inference: float, value: float = 1.0) -> ActionChunk:
+    return ActionChunk(observation_stamp=started, worker_id=worker, inference_time=inference,
+                       actions=np.full((1, 3), value), started=started)
+
+
+def drive(role: ArbiterRole, inference: float, duration: float) -> list[bool]:
+    """Run workers that follow the schedule exactly; return whether each tick was fresh.
+
+    Each worker starts at its next start (state stamped then), its chunk reaches the arbiter
+    when it finishes, and the arbiter ticks every T: the host loop of any real-time host.
+    """
+    role.start(0.0)
+    n = role.num_workers
+    finish = [math.inf] * n
+    started = [math.nan] * n
+    fresh = []
+    k = 0
+    while k * T <= duration:
+        tick = k * T
+        # Events up to this tick, in time order: finishes (reports) and starts.
+        while True:
+            events = [(finish[i], 'finish', i) for i in range(n) if finish[i] <= tick]
+            events += [(role.worker_next_start(i), 'start', i) for i in range(n)
+                       if finish[i] == math.inf and role.worker_next_start(i) <= tick]
+            if not events:
+                break
+            t, kind, i = min(events)
+            if kind == 'start':
+                started[i], finish[i] = t, t + inference
+            else:
+                role.on_action(_chunk(i, started[i], inference, value=i + 1.0), t)
+                finish[i] = math.inf
+        role.tick(tick)
+        fresh.append(role.fresh)
+        k += 1
+    return fresh
+
+
+def test_staggered_max_time_gives_a_fresh_action_every_tick():
+    role = _role(3)
+    fresh = drive(role, 0.025, 2.0)
+    assert not any(not f for f in fresh[5:])  # after the first cycle, every tick is fresh
+    summary = role.summary()
+    assert all(w['selected'] > 40 for w in summary['workers'])
+    assert summary['offsets_s'] == pytest.approx([0.0, 0.025 / 3, 0.05 / 3])
+    assert summary['control_rate_hz'] == pytest.approx(100.0)
+    assert summary['fallback_ticks'] <= 3
+
+
+def test_one_unstaggered_worker_leaves_the_papers_inaction():
+    role = _role(1, mode='none')
+    fresh = drive(role, 0.025, 2.0)
+    stale = 1.0 - np.mean(fresh[5:])
+    assert stale == pytest.approx(1.0 - T / 0.025, abs=0.03)  # fresh only every 2.5 ticks
+    assert role.summary()['stale_ticks'] > 100
+
+
+def test_three_unstaggered_workers_arrive_in_bursts():
+    fresh = drive(_role(3, mode='none'), 0.025, 2.0)
+    assert 1.0 - np.mean(fresh[5:]) > 0.4  # no better than one worker: all finish together
+
+
+def test_reconfigure_switches_schedule_without_a_jump_in_the_command():
+    role = _role(2)
+    drive(role, 0.025, 0.5)
+    last = role.arbiter.last_command
+    new = role.config.with_values('arbiter', {'schedule': 'exp_time'})
+    role.reconfigure(new, 0.505)
+    assert role.schedule.mode == 'exp_time'
+    assert role.worker_next_start(0) >= 0.505 and role.worker_next_start(1) >= 0.505
+    decision = role.tick(0.51)
+    np.testing.assert_array_equal(decision.command, last)
+
+
+def test_reconfigure_new_default_command_keeps_the_held_chunks():
+    role = _role(2)
+    drive(role, 0.025, 0.3)
+    before = role.arbiter.candidates
+    new = role.config.with_values('arbiter', {'default_command': [0.5, 0.5, 0.5]})
+    role.reconfigure(new, 0.3)
+    assert role.arbiter.candidates == before
+    assert role.tick(0.305).fallback is None
+
+
+def test_reconfigure_refuses_what_cannot_change_live():
+    role = _role(1)
+    role.start(0.0)
+    with pytest.raises(InputError, match='control_period_s'):
+        role.reconfigure(replace(role.config, control_period_s=0.02), 0.1)
+    assert role.config.control_period_s == T
+
+
+def test_diagnostics_report_worker_health():
+    role = _role(2)
+    role.start(10.0)
+    assert role.on_action(_chunk(0, 10.0, 0.02), 10.02) is None
+    bad = ActionChunk(10.0, 1, 0.02, np.full((1, 3), np.nan), started=10.0)
+    assert role.on_action(bad, 10.021) == 'non_finite'
+    role.tick(10.03)
+    diag = role.diagnostics(10.05)
+    w0, w1 = diag['workers']
+    assert w0['last_seen_s'] == pytest.approx(0.03) and w0['rejected'] == 0
+    assert w0['inference_p50_ms'] == pytest.approx(20.0)
+    assert w1['rejected'] == 1 and w1['last_reason'] == 'non_finite'
+    assert diag['ticks'] == 1 and diag['schedule'] == 'max_time'
+    # A refused chunk still reported its inference to the schedule.
+    assert role.reports == [1, 1]
+
+
+def test_chunk_from_an_unknown_worker_is_refused():
+    role = _role(1)
+    role.start(0.0)
+    assert role.on_action(_chunk(5, 0.0, 0.01), 0.01) == 'unknown_worker'
+
+
+def test_planned_commands_follow_the_freshest_chunk():
+    role = _role(1)
+    role.start(0.0)
+    role.on_action(_chunk(0, 0.0, 0.02, value=3.0), 0.02)
+    plan = role.planned(0.03, 4)
+    assert plan.shape == (4, 3)
+    np.testing.assert_array_equal(plan, 3.0)
