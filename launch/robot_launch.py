@@ -14,15 +14,19 @@ the robot's joint names. For tasks with a goal (arm), publish it as
 
 from __future__ import annotations
 
-import os
-
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node, SetParameter
+from launch_ros.actions import Node
 
-from rt_async_control.nodes.launch_support import node_parameters, robot_joints, worker_count
+from rt_async_control.nodes.launch_support import (
+    flag,
+    node_parameters,
+    robot_joints,
+    task_and_file,
+    worker_count,
+)
 
 #: Controller type -> (arbiter command_interface, the topic name the arbiter publishes).
 CONTROLLERS = {
@@ -39,17 +43,26 @@ def launch_nodes(context: LaunchContext) -> list[Node]:
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    task = arg('task')
     controller = arg('controller')
     if controller not in CONTROLLERS:
         raise RuntimeError(f'controller:={controller!r}: choose from {", ".join(CONTROLLERS)}')
     interface, command_source = CONTROLLERS[controller]
-    params_file = arg('params_file') or os.path.join(share, 'config', f'{task}.yaml')
+    # The controller's own topic unless told otherwise: <controller name>/<its input>.
+    command_topic = arg('command_topic') or '/' + command_source
+    task, params_file = task_and_file(arg('task'), arg('params_file'), share)
     sections = node_parameters(params_file)
     num_workers = worker_count(sections, arg('num_workers'))
-    shared = {'task': task, 'num_workers': num_workers}
+    # A bool: a string 'true' would not fit the declared bool parameter.
+    shared = {'task': task, 'num_workers': num_workers,
+              'use_sim_time': flag(arg('use_sim_time'), 'use_sim_time')}
     state_joints, actuated_joints = robot_joints(task, arg('joint_names'))
-    model = {'model_path': arg('model_path')} if arg('model_path') else {}
+    # Only what is given: an empty list has no type for ROS, an empty path means the file's.
+    arbiter = {'command_interface': interface}
+    worker = {'joint_names': state_joints} if state_joints else {}
+    if actuated_joints:
+        arbiter['joint_names'] = actuated_joints
+    if arg('model_path'):
+        worker['model_path'] = arg('model_path')
     namespace = arg('namespace')
 
     nodes = [Node(
@@ -58,9 +71,8 @@ def launch_nodes(context: LaunchContext) -> list[Node]:
         name='arbiter',
         namespace=namespace,
         output='screen',
-        parameters=[sections['arbiter'], shared, {'command_interface': interface},
-                    {'joint_names': actuated_joints} if actuated_joints else {}],
-        remappings=[(command_source, arg('command_topic'))],
+        parameters=[sections['arbiter'], shared, arbiter],
+        remappings=[(command_source, command_topic)],
     )]
     for index in range(num_workers):
         nodes.append(Node(
@@ -69,23 +81,19 @@ def launch_nodes(context: LaunchContext) -> list[Node]:
             name=f'inference_{index}',
             namespace=namespace,
             output='screen',
-            parameters=[sections['inference'], shared, model,
-                        {'joint_names': state_joints} if state_joints else {},
-                        {'worker_index': index}],
-            remappings=[('joint_states', arg('state_topic')), ('goal', arg('goal_topic')),
-                        ('forward_command_controller/commands', arg('command_topic'))],
+            parameters=[sections['inference'], shared, {**worker, 'worker_index': index}],
+            remappings=[('joint_states', arg('state_topic')), ('goal', arg('goal_topic'))],
         ))
     return nodes
 
 
 def generate_launch_description() -> LaunchDescription:
     """Return the launch description for a real robot."""
-    use_sim_time = LaunchConfiguration('use_sim_time')
-
     arguments = [
-        DeclareLaunchArgument('task', default_value='arm',
+        DeclareLaunchArgument('task', default_value='',
                               description="policy's task: joint order, limits and observation "
-                                          '(sim/<task>.yaml)'),
+                                          '(sim/<task>.yaml); empty = the task of '
+                                          'params_file, or arm'),
         DeclareLaunchArgument('model_path', default_value='',
                               description='ONNX policy; empty = model_path of the parameter '
                                           'file'),
@@ -99,9 +107,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('state_topic', default_value='/joint_states',
                               description='sensor_msgs/JointState of the robot '
                                           '(joint_state_broadcaster)'),
-        DeclareLaunchArgument('command_topic',
-                              default_value='/forward_command_controller/commands',
-                              description="the controller's command topic"),
+        DeclareLaunchArgument('command_topic', default_value='',
+                              description="the controller's command topic; empty = "
+                                          '/forward_command_controller/commands or '
+                                          '/joint_trajectory_controller/joint_trajectory'),
         DeclareLaunchArgument('goal_topic', default_value='goal',
                               description='geometry_msgs/PointStamped goal (tasks with a goal)'),
         DeclareLaunchArgument('joint_names', default_value='',
@@ -115,6 +124,5 @@ def generate_launch_description() -> LaunchDescription:
     ]
     return LaunchDescription([
         *arguments,
-        SetParameter(name='use_sim_time', value=use_sim_time),
         OpaqueFunction(function=launch_nodes),
     ])

@@ -11,29 +11,32 @@ from the launch arguments on top of it.
 
 from __future__ import annotations
 
-import os
-
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node, SetParameter
+from launch_ros.actions import Node
 
-from rt_async_control.nodes.launch_support import node_parameters, worker_count
+from rt_async_control.nodes.launch_support import (
+    flag,
+    node_parameters,
+    task_and_file,
+    worker_count,
+)
 
 
 def launch_nodes(context: LaunchContext) -> list[Node]:
     """Create the nodes once the arguments are known (the worker count sets the node list)."""
     share = get_package_share_directory('rt_async_control')
-    task = LaunchConfiguration('task').perform(context)
+    task, params_file = task_and_file(LaunchConfiguration('task').perform(context),
+                                      LaunchConfiguration('params_file').perform(context), share)
     namespace = LaunchConfiguration('namespace').perform(context)
-    use_sim_time = LaunchConfiguration('use_sim_time').perform(context).lower() == 'true'
-    params_file = (LaunchConfiguration('params_file').perform(context)
-                   or os.path.join(share, 'config', f'{task}.yaml'))
+    # A bool for every node: a string 'true' would not fit the declared bool parameter.
+    use_sim_time = flag(LaunchConfiguration('use_sim_time').perform(context), 'use_sim_time')
     sections = node_parameters(params_file)
     num_workers = worker_count(sections, LaunchConfiguration('num_workers').perform(context))
-    shared = {'task': task, 'num_workers': num_workers}
+    shared = {'task': task, 'num_workers': num_workers, 'use_sim_time': use_sim_time}
 
     nodes = [
         Node(
@@ -70,12 +73,12 @@ def generate_launch_description() -> LaunchDescription:
     """Return the launch description of the simulated stack."""
     # task, num_workers, params_file and namespace are read in launch_nodes, which needs
     # their values to build the node list.
-    use_sim_time = LaunchConfiguration('use_sim_time')
     record = LaunchConfiguration('record')
 
     declare_task = DeclareLaunchArgument(
-        'task', default_value='arm',
-        description='simulated task: pendulum, cartpole or arm (sim/<task>.yaml)')
+        'task', default_value='',
+        description='simulated task: pendulum, cartpole or arm (sim/<task>.yaml); empty = the '
+                    'task of params_file, or arm')
     declare_num_workers = DeclareLaunchArgument(
         'num_workers', default_value='',
         description='inference workers to start; empty = num_workers of the parameter file '
@@ -100,7 +103,6 @@ def generate_launch_description() -> LaunchDescription:
         declare_use_sim_time,
         declare_namespace,
         declare_record,
-        SetParameter(name='use_sim_time', value=use_sim_time),
         OpaqueFunction(function=launch_nodes),
         ExecuteProcess(cmd=['ros2', 'bag', 'record', '--all'], output='screen',
                        condition=IfCondition(record)),

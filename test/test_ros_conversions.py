@@ -11,7 +11,8 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from rt_async_control.core.messages import ActionChunk, StampedState  # noqa: E402
-from rt_async_control.nodes import conversions  # noqa: E402
+from rt_async_control.nodes import arbiter_messages, conversions  # noqa: E402
+from rt_async_control.nodes.diagnostics import diagnostics_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -98,7 +99,36 @@ def test_commands_as_each_controller_reads_them():
 
 
 def test_schedule_round_trip():
-    msg = conversions.schedule_to_msg([10.0, 10.01, 10.02], 0.03)
-    assert conversions.schedule_from_msg(msg) == ((10.0, 10.01, 10.02), 0.03)
+    msg = arbiter_messages.schedule_to_msg([10.0, 10.01, 10.02], 0.03)
+    assert arbiter_messages.schedule_from_msg(msg) == ((10.0, 10.01, 10.02), 0.03)
     with pytest.raises(ValueError):
-        conversions.schedule_from_msg(Float64MultiArray())
+        arbiter_messages.schedule_from_msg(Float64MultiArray())
+
+
+def test_plan_round_trip():
+    planned = np.arange(12, dtype=np.float64).reshape(4, 3) / 3.0
+    back = arbiter_messages.plan_from_msg(arbiter_messages.plan_to_msg(planned))
+    np.testing.assert_array_equal(back, planned)
+    with pytest.raises(ValueError, match='layout'):
+        arbiter_messages.plan_from_msg(Float64MultiArray(data=[1.0, 2.0]))
+
+
+def test_chunk_metadata_keeps_numpy_floats_exact():
+    text = conversions.chunk_meta(np.int64(3), np.float64(1.25), np.float64(0.1))
+    assert conversions.parse_chunk_meta(text) == (3, 1.25, 0.1)
+
+
+def test_diagnostics_levels_and_values():
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    report = {'ticks': 10, 'inaction_ratio': 0.5, 'action_age_ms': float('nan'),
+              'workers': [{'worker': 0, 'last_seen_s': 0.01, 'rejected': 0,
+                           'last_reason': None},
+                          {'worker': 1, 'last_seen_s': float('nan'), 'rejected': 0}]}
+    msg = diagnostics_msg(report, 12.5, '/arbiter', 0.1)
+    # Levels are one byte in Python (b'\x00'...), values are text.
+    assert [s.level for s in msg.status] == [DiagnosticStatus.WARN, DiagnosticStatus.OK,
+                                             DiagnosticStatus.WARN]
+    assert all(isinstance(kv.value, str) for s in msg.status for kv in s.values)
+    assert 'workers' not in [kv.key for kv in msg.status[0].values]
+    assert conversions.to_seconds(msg.header.stamp) == pytest.approx(12.5)

@@ -1,4 +1,8 @@
-"""launch_testing: sim_launch.py with 3 workers; output rate, fresh stamps, live parameters."""
+"""launch_testing: sim_launch.py with 3 workers; output rate, fresh stamps, live parameters.
+
+Run by ``colcon test`` (or ``launch_test test/test_ros_launch_sim.py``) where ROS 2 is
+installed; skipped without rclpy.
+"""
 
 import time
 import unittest
@@ -10,7 +14,9 @@ rclpy = pytest.importorskip('rclpy')
 launch_actions = pytest.importorskip('launch.actions')
 launch_description = pytest.importorskip('launch.launch_description')
 launch_sources = pytest.importorskip('launch.launch_description_sources')
+launch_testing = pytest.importorskip('launch_testing')
 launch_testing_actions = pytest.importorskip('launch_testing.actions')
+launch_testing_asserts = pytest.importorskip('launch_testing.asserts')
 
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -105,3 +111,11 @@ class TestSimStack(unittest.TestCase):
         refused = set_schedule('fastest')
         self.assertFalse(refused.successful)
         self.assertIn('schedule', refused.reason)
+
+
+@launch_testing.post_shutdown_test()
+class TestShutdown(unittest.TestCase):
+    """Every node stops cleanly when launch shuts down (SIGINT)."""
+
+    def test_exit_codes(self, proc_info):
+        launch_testing_asserts.assertExitCodes(proc_info)

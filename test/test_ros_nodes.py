@@ -15,6 +15,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from rt_async_control.errors import InputError  # noqa: E402
+from rt_async_control.nodes.arbiter_messages import plan_from_msg  # noqa: E402
 from rt_async_control.nodes.arbiter_node import ArbiterNode  # noqa: E402
 from rt_async_control.nodes.conversions import to_seconds  # noqa: E402
 from rt_async_control.nodes.inference_node import InferenceNode  # noqa: E402
@@ -94,11 +95,31 @@ def test_a_worker_feeds_the_arbiter(context):
     assert all(math.isfinite(v) for c in chunks for p in c.points for v in p.effort)
 
 
+def test_the_arbiter_plans_the_commands_in_flight_for_delay_aware_workers(context):
+    arbiter = ArbiterNode(context=context, parameter_overrides=list(SHARED))
+    probe = rclpy.create_node('probe', context=context)
+    plans = []
+    probe.create_subscription(Float64MultiArray, 'plan', plans.append, 10)
+    try:
+        spin(context, [arbiter, probe], 5.0, until=lambda: len(plans) >= 5)
+    finally:
+        for node in (probe, arbiter):
+            node.destroy_node()
+    assert len(plans) >= 5  # published while someone subscribes
+    plan = plan_from_msg(plans[-1])
+    config = arbiter.role.config
+    steps = math.ceil(config.arbiter.max_action_age_s / config.control_period_s - 1e-9)
+    assert plan.shape == (steps, arbiter.role.action_dim)
+
+
 def test_bad_parameters_fail_at_start_up_in_one_line(context):
     with pytest.raises(InputError) as info:
         ArbiterNode(context=context, parameter_overrides=[
             Parameter('task', value=TASK), Parameter('num_workers', value=0)])
     assert 'num_workers' in str(info.value)
+    with pytest.raises(InputError, match='worker_index'):
+        InferenceNode(context=context, parameter_overrides=[
+            *SHARED, Parameter('worker_index', value=1)])  # num_workers is 1
     with pytest.raises(InputError, match='model'):
         InferenceNode(context=context, parameter_overrides=[
             *SHARED, Parameter('model_path', value=str(Path('/nonexistent/model.onnx')))])

@@ -102,3 +102,21 @@ def test_a_refusal_by_the_role_keeps_the_old_value(node):
     result = node.set_parameters([Parameter('manual_offsets_s', value=[0.0])])[0]
     assert not result.successful
     assert 'needs 3 offsets' in result.reason
+
+
+def test_a_node_is_checked_on_its_own_values_only(context):
+    # A worker does not know the arbiter's max_action_age_s: an emulated time above its
+    # default (0.25 s) is the arbiter's business, not a reason to refuse the worker.
+    worker = rclpy.create_node('inference', context=context, parameter_overrides=[
+        Parameter('emulate_distribution', value='fixed'),
+        Parameter('emulate_mean_s', value=0.4)])
+    try:
+        values = declare_all(worker, 'inference')
+        values.pop('worker_index')
+        values.pop('joint_names')
+        sections = core_values('inference', values)
+        assert list(sections) == ['inference']
+        config = StackConfig.from_params(sections)
+        assert config.inference.emulate_mean_s == pytest.approx(0.4)
+    finally:
+        worker.destroy_node()

@@ -11,8 +11,14 @@ import pytest
 from rt_async_control.core.parameters import node_parameters, NODES
 from rt_async_control.errors import InputError
 from rt_async_control.nodes.host_parameters import robot_joint_names, ROS_ONLY
+from rt_async_control.nodes.launch_support import (
+    DEFAULT_TASK,
+    flag,
+    robot_joints,
+    task_and_file,
+    worker_count,
+)
 from rt_async_control.nodes.launch_support import node_parameters as launch_sections
-from rt_async_control.nodes.launch_support import robot_joints, worker_count
 from rt_async_control.sim.model import JointObservation
 from rt_async_control.sim.simulator import Simulator
 
@@ -78,7 +84,8 @@ def test_launch_files_set_only_declared_parameters(path):
                 if isinstance(assign, ast.Assign) and any(
                         getattr(t, 'id', None) == var for t in assign.targets):
                     names += dict_keys(assign.value)
-        unknown = set(names) - known(node)
+        # use_sim_time: every rclpy node declares it.
+        unknown = set(names) - known(node) - {'use_sim_time'}
         assert not unknown, f'{path.name}: {executable} gets undeclared parameters {unknown}'
 
 
@@ -140,6 +147,22 @@ def test_worker_count():
     for bad in ('0', '-1', 'many'):
         with pytest.raises(InputError, match='num_workers'):
             worker_count({}, bad)
+
+
+def test_launch_flags_and_task_choice(tmp_path):
+    assert [flag(t, 'x') for t in ('true', 'True', '1', 'false', 'FALSE', '0')] == [
+        True, True, True, False, False, False]
+    with pytest.raises(InputError, match='use_sim_time'):
+        flag('yes please', 'use_sim_time')
+    share = ROOT
+    assert task_and_file('', '', share) == (DEFAULT_TASK, share / 'config' /
+                                            f'{DEFAULT_TASK}.yaml')
+    assert task_and_file('cartpole', '', share) == ('cartpole', share / 'config' /
+                                                    'cartpole.yaml')
+    # A parameter file without a task argument keeps the file's task.
+    pendulum = str(ROOT / 'config' / 'pendulum.yaml')
+    assert task_and_file('', pendulum, share) == ('pendulum', Path(pendulum))
+    assert task_and_file('arm', pendulum, share)[0] == 'arm'
 
 
 def test_robot_joint_names():

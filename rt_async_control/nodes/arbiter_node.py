@@ -4,19 +4,22 @@ Subscribes ``worker_<i>/action_chunk`` for each of ``num_workers`` workers; ever
 ``control_period_s`` publishes the command, as ``std_msgs/Float64MultiArray`` on
 ``forward_command_controller/commands`` (``command_interface: forward``) or as a one-point
 ``trajectory_msgs/JointTrajectory`` on ``joint_trajectory_controller/joint_trajectory``
-(``trajectory``). Publishes the workers' next start times on ``schedule`` after each chunk and
-its health on ``/diagnostics`` once a second. The stagger and selection parameters are
+(``trajectory``). Publishes the workers' next start times on ``schedule`` after each chunk,
+the commands it plans for the next ticks on ``plan`` (while a delay-aware worker subscribes)
+and its health on ``/diagnostics`` once a second. The stagger and selection parameters are
 live-tunable with ``ros2 param set``; an invalid value is refused with the core's reason.
 
 The behaviour is :class:`~rt_async_control.roles.arbiter_role.ArbiterRole`. Ticks come from a
 dedicated thread sleeping to absolute deadlines (:mod:`.timing_thread`): an rclpy timer is
 dispatched by the executor with millisecond jitter. Chunks and parameter changes arrive in the
-executor thread; one lock orders them with the ticks.
+executor thread; one lock orders them with the ticks. The schedule is anchored at the first
+tick (on simulated time: once the first ``/clock`` has arrived, not at time 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import math
 import sys
 import threading
 
@@ -27,7 +30,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from rt_async_control.core.config import StackConfig
 from rt_async_control.errors import InputError
-from rt_async_control.nodes import conversions, qos
+from rt_async_control.nodes import arbiter_messages, conversions, qos
 from rt_async_control.nodes.diagnostics import diagnostics_msg
 from rt_async_control.nodes.entry import run
 from rt_async_control.nodes.host_parameters import robot_joint_names
@@ -79,6 +82,7 @@ class ArbiterNode(Node):
             message, COMMAND_TOPICS[self.interface], qos.COMMAND)
         self.schedule_publisher = self.create_publisher(Float64MultiArray, 'schedule',
                                                         qos.SCHEDULE)
+        self.plan_publisher = self.create_publisher(Float64MultiArray, 'plan', qos.PLAN)
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                            qos.DIAGNOSTICS)
         for index in range(config.num_workers):
@@ -86,16 +90,18 @@ class ArbiterNode(Node):
                                      self.chunk_callback_for(index), qos.ACTION_CHUNK)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self.diagnostics_callback)
 
-        with self._lock:
-            self.role.start(self.now())
-        self.publish_schedule()
+        # On simulated time the ticks follow the node clock (see TimingThread).
+        clock = self.get_clock()
+        simulated = clock.ros_time_is_active
         self.timing = TimingThread(self.control_period_s, self.tick, name='arbiter',
-                                   priority=priority, on_error=self.tick_failed)
+                                   priority=priority, on_error=self.tick_failed,
+                                   clock_ns=(lambda: clock.now().nanoseconds)
+                                   if simulated else None)
         self.timing.start()
         self.get_logger().info(
             f'{config.num_workers} workers, schedule {config.schedule.mode}, '
             f'{1.0 / self.control_period_s:g} Hz on {COMMAND_TOPICS[self.interface]}, '
-            f'{self.timing.scheduling}')
+            f'{self.timing.scheduling}{", simulated time" if simulated else ""}')
 
     def now(self) -> float:
         """Return the node clock (ROS time) in seconds."""
@@ -104,8 +110,13 @@ class ArbiterNode(Node):
     # -- output thread ---------------------------------------------------------------------
     def tick(self, _deadline_ns: int) -> None:
         """Decide and publish one command (timing thread, at each deadline)."""
+        if not self.context.ok():
+            return  # shutting down: publishing would fail until destroy_node stops the thread
         now = self.now()
         with self._lock:
+            first = not self.role.schedule_started
+            if first:
+                self.role.start(now)  # the workers' common start: as the embedded arbiter
             decision = self.role.tick(now)
         if self.interface == 'forward':
             msg = conversions.command_to_multiarray(decision.command)
@@ -114,6 +125,26 @@ class ArbiterNode(Node):
                                                     self.control_period_s,
                                                     self.spec.command_interface)
         self.command_publisher.publish(msg)
+        # Off the critical path: the command is out.
+        if first:
+            self.publish_schedule()
+        if self.plan_publisher.get_subscription_count() > 0:
+            self.publish_plan(now)
+
+    def publish_plan(self, now: float) -> None:
+        """Publish the commands planned from ``now`` on, one per control period.
+
+        What a delay-aware worker passes its policy as the commands in flight, exactly as the
+        embedded runtime's ``plan`` record: the worker takes the first ``history`` rows. The
+        arbiter does not know the model, so it plans as far as an action may be old: a model
+        that waits for more commands than fit in ``max_action_age_s`` would only produce
+        actions too old to use.
+        """
+        with self._lock:
+            steps = max(1, math.ceil(self.role.config.arbiter.max_action_age_s
+                                     / self.control_period_s - 1e-9))
+            planned = self.role.planned(now, steps)
+        self.plan_publisher.publish(arbiter_messages.plan_to_msg(planned))
 
     def tick_failed(self, exc: BaseException) -> None:
         """Log an exception raised in the output thread (the thread keeps going)."""
@@ -144,16 +175,20 @@ class ArbiterNode(Node):
                 '(two workers with the same worker_index?)', throttle_duration_sec=5.0)
             return
         with self._lock:
+            if not self.role.schedule_started:
+                return  # a schedule left by an earlier arbiter (transient local): not ours
             self.role.on_action(chunk, self.now())
         self.publish_schedule()
 
     def publish_schedule(self) -> None:
-        """Publish every worker's next start time and the cycle."""
+        """Publish every worker's next start time and the cycle (once the schedule runs)."""
         with self._lock:
             role = self.role
+            if role is None or not role.schedule_started:
+                return
             starts = [role.worker_next_start(i) for i in range(role.num_workers)]
             cycle = role.schedule.cycle
-        self.schedule_publisher.publish(conversions.schedule_to_msg(starts, cycle))
+        self.schedule_publisher.publish(arbiter_messages.schedule_to_msg(starts, cycle))
 
     def diagnostics_callback(self) -> None:
         """Publish health on ``/diagnostics`` and re-send the schedule."""

@@ -10,7 +10,8 @@ Only standard messages are used, so the package stays pure ament_python:
   ``time_from_start = k * step``, the row in the field of the command interface (``effort``
   for the shipped tasks). ``header.frame_id`` carries the worker id, start time and measured
   inference time (:func:`chunk_meta`), so the arbiter receives them atomically with the rows;
-* ``std_msgs/Float64MultiArray``: the command for ``forward_command_controller``.
+* ``std_msgs/Float64MultiArray``: the command for ``forward_command_controller`` (the
+  arbiter's schedule and plan messages are in :mod:`.arbiter_messages`).
 
 Times are float seconds on the node's clock (ROS time: system time or ``/clock``).
 """
@@ -23,7 +24,7 @@ import math
 from builtin_interfaces.msg import Duration, Time
 import numpy as np
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from rt_async_control.core.messages import ActionChunk, StampedState
@@ -177,7 +178,9 @@ def chunk_meta(worker_id: int, started: float, inference_time: float) -> str:
     :param inference_time: measured seconds of the call.
     :return: ``'worker=<i>;started=<s>;inference_time=<s>'``.
     """
-    return f'worker={worker_id};started={started!r};inference_time={inference_time!r}'
+    # float(): the repr of a numpy float is 'np.float64(...)', which float() cannot read back.
+    return (f'worker={int(worker_id)};started={float(started)!r};'
+            f'inference_time={float(inference_time)!r}')
 
 
 def parse_chunk_meta(text: str) -> tuple[int, float, float]:
@@ -299,30 +302,3 @@ def command_from_msg(msg: Float64MultiArray | JointTrajectory, order: JointOrder
     if order is None:
         return np.asarray(values, dtype=np.float64)
     return order.pick(values, msg.joint_names)
-
-
-def schedule_to_msg(starts: Sequence[float], cycle: float) -> Float64MultiArray:
-    """Return the stagger schedule: each worker's next start time, then the cycle.
-
-    :param starts: absolute start time of each worker, seconds on the node clock.
-    :param cycle: the current cycle length, seconds.
-    :return: ``data = [start_0, ..., start_{N-1}, cycle]``, labelled in the layout.
-    """
-    msg = Float64MultiArray()
-    msg.layout.dim = [MultiArrayDimension(label='next_start_s_then_cycle_s',
-                                          size=len(starts) + 1, stride=len(starts) + 1)]
-    msg.data = [float(s) for s in starts] + [float(cycle)]
-    return msg
-
-
-def schedule_from_msg(msg: Float64MultiArray) -> tuple[tuple[float, ...], float]:
-    """Return ``(starts, cycle)`` read from :func:`schedule_to_msg`'s message.
-
-    :param msg: the received schedule.
-    :return: each worker's next start and the cycle, seconds.
-    :raises ValueError: the message holds no cycle.
-    """
-    data = tuple(float(x) for x in msg.data)
-    if not data:
-        raise ValueError('schedule message is empty')
-    return data[:-1], data[-1]

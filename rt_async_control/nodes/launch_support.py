@@ -18,6 +18,8 @@ from rt_async_control.roles.worker_role import Emulation
 
 #: Quantile of the emulated inference time that the automatic worker count plans for.
 AUTO_QUANTILE = 0.99
+#: Task of the launch files when neither ``task`` nor ``params_file`` is given.
+DEFAULT_TASK = 'arm'
 
 
 def ros_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +51,41 @@ def node_parameters(params_file: str | Path) -> dict[str, dict[str, Any]]:
     params = load_params(params_file)
     StackConfig.from_params(params, where=f'{params_file}: ')  # fail at launch, in one line
     return {node: ros_values(params.get(node, {})) for node in ('sim', 'inference', 'arbiter')}
+
+
+def flag(text: str, name: str) -> bool:
+    """Return a boolean launch argument, read as launch's ``IfCondition`` reads it.
+
+    :param text: the argument's value.
+    :param name: the argument's name, for the error.
+    :return: ``True`` for ``true``/``1``, ``False`` for ``false``/``0`` (any case).
+    :raises InputError: any other text.
+    """
+    value = text.strip().lower()
+    if value in ('true', '1'):
+        return True
+    if value in ('false', '0'):
+        return False
+    raise InputError(f'{name}:={text!r}: must be true or false')
+
+
+def task_and_file(task: str, params_file: str, share: str | Path) -> tuple[str, Path]:
+    """Return the task and the parameter file from the ``task`` and ``params_file`` arguments.
+
+    :param task: the ``task`` argument; empty = the parameter file's ``task``.
+    :param params_file: the ``params_file`` argument; empty = ``config/<task>.yaml``.
+    :param share: the package share directory.
+    :return: ``(task, parameter file)``; with neither argument :data:`DEFAULT_TASK` and its
+        file. A given task overrides the file's (the file's other values still apply).
+    """
+    task, params_file = task.strip(), params_file.strip()
+    if not params_file:
+        task = task or DEFAULT_TASK
+        return task, Path(share) / 'config' / f'{task}.yaml'
+    if not task:
+        config = StackConfig.from_params(load_params(params_file), where=f'{params_file}: ')
+        task = config.task
+    return task, Path(params_file)
 
 
 def worker_count(sections: dict[str, dict[str, Any]], argument: str = '') -> int:

@@ -50,6 +50,9 @@ ACTION_CHUNK = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 
+#: Arbiter -> workers planned commands (delay-aware policies): newest only, both ends ours.
+PLAN = ACTION_CHUNK
+
 #: Arbiter -> robot commands: reliable, because ``forward_command_controller`` and
 #: ``joint_trajectory_controller`` subscribe reliable (a best-effort publisher would not match).
 COMMAND = QoSProfile(

@@ -26,10 +26,11 @@ from rcl_interfaces.msg import (
     ParameterType,
     SetParametersResult,
 )
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from rt_async_control.core.parameters import node_parameters, ParameterDef, SHARED
+from rt_async_control.core.parameters import node_parameters, ParameterDef
 from rt_async_control.errors import InputError
 from rt_async_control.nodes.host_parameters import ROS_ONLY
 
@@ -112,30 +113,40 @@ def declare_all(node: Node, node_name: str) -> dict[str, Any]:
             if default == [] and definition.kind.endswith('_array'):
                 kind = (Parameter.Type.DOUBLE_ARRAY if definition.kind == 'float_array'
                         else Parameter.Type.STRING_ARRAY)
-                declared = node.declare_parameter(name, kind, desc)
+                value = _declare_typed(node, name, kind, desc)
             else:
-                declared = node.declare_parameter(name, default, desc)
+                value = node.declare_parameter(name, default, desc).value
         except Exception as exc:  # noqa: BLE001 - rclpy raises several unrelated types
             raise InputError(f'{node.get_name()}.{name}: {exc}'.replace('\n', ' ')) from exc
-        value = declared.value
         values[name] = plain(value) if value is not None else default
     return values
 
 
-def core_values(node_name: str, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Split a node's values into the ``{section: values}`` form the core config reads.
+def _declare_typed(node: Node, name: str, kind: Parameter.Type,
+                   desc: ParameterDescriptor) -> Any:
+    # Declared by type: the value of an override, else unset (None). Jazzy returns the unset
+    # parameter; rclpy versions that read it back through get_parameter raise instead.
+    try:
+        return node.declare_parameter(name, kind, desc).value
+    except ParameterUninitializedException:
+        return None
 
-    Shared parameters go under ``'/**'``, the node's own under its name; ROS-only ones are
-    left out.
+
+def core_values(node_name: str, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return a node's values in the ``{node: values}`` form the core config reads.
+
+    Everything, shared parameters included, goes under the node's own name, never under
+    ``'/**'``: the core treats a ``'/**'`` section as a whole parameter file and then checks
+    the rules between nodes against the *other* nodes' defaults (a worker would be refused an
+    ``emulate_mean_s`` above the default ``max_action_age_s`` that the arbiter does not use).
+    ROS-only parameters are left out.
 
     :param node_name: ``sim``, ``inference`` or ``arbiter``.
     :param values: name -> value, as :func:`declare_all` returns.
-    :return: ``{'/**': {...}, node_name: {...}}``.
+    :return: ``{node_name: {...}}``.
     """
     table = node_parameters(node_name)
-    shared = {k: v for k, v in values.items() if k in table and table[k].node == SHARED}
-    own = {k: v for k, v in values.items() if k in table and table[k].node != SHARED}
-    return {SHARED: shared, node_name: own}
+    return {node_name: {k: v for k, v in values.items() if k in table}}
 
 
 class LiveParameters(Generic[T]):

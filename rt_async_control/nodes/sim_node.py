@@ -8,7 +8,9 @@ and ``trajectory_msgs/JointTrajectory`` on ``joint_trajectory_controller/joint_t
 publishes simulated time on ``/clock`` for nodes run with ``use_sim_time``.
 
 The behaviour is :class:`~rt_async_control.roles.sim_role.SimRole`; physics advances in a
-dedicated thread that sleeps to absolute deadlines, not in an rclpy timer.
+dedicated thread that sleeps to absolute deadlines, not in an rclpy timer. Sim time 0 is the
+first deadline: on someone else's simulated clock (``use_sim_time`` without ``publish_clock``)
+that is once its first ``/clock`` has arrived, so physics never catches up from time 0.
 """
 
 from __future__ import annotations
@@ -78,14 +80,15 @@ class SimNode(Node):
         self.create_subscription(JointTrajectory, 'joint_trajectory_controller/joint_trajectory',
                                  self.command_callback, qos.COMMAND)
 
-        now = self.now()
-        with self._lock:
-            first = self.role.start(now)
-            goal = self.role.sim.goal
-        self.publish_state(first, goal, now)
+        self._started = False
         period = config.state_period_s / (sim.realtime_factor if self.publish_clock else 1.0)
+        clock = self.get_clock()
+        # Deadlines on the clock the simulator runs on (see now()).
+        external = clock.ros_time_is_active and not self.publish_clock
         self.timing = TimingThread(period, self.tick, name='sim', priority=priority,
-                                   on_error=self.tick_failed)
+                                   on_error=self.tick_failed,
+                                   clock_ns=(lambda: clock.now().nanoseconds)
+                                   if external else None)
         self.timing.start()
         self.get_logger().info(
             f'task {self.spec.name}: states every {config.state_period_s * 1e3:g} ms, '
@@ -99,9 +102,14 @@ class SimNode(Node):
 
     def tick(self, _deadline_ns: int) -> None:
         """Advance physics to now and publish the state when one is due (timing thread)."""
+        if not self.context.ok():
+            return  # shutting down: publishing would fail until destroy_node stops the thread
         now = self.now()
         with self._lock:
-            state = self.role.advance(now)
+            if self._started:
+                state = self.role.advance(now)
+            else:
+                state, self._started = self.role.start(now), True
             goal = self.role.sim.goal if state is not None else None
         if state is not None:
             self.publish_state(state, goal, now)
@@ -129,6 +137,8 @@ class SimNode(Node):
                 self.spec.command_interface)
             now = self.now()
             with self._lock:
+                if not self._started:
+                    return  # before the first step: the initial command holds
                 self.role.apply(np.asarray(command), now)
         except ValueError as exc:  # InputError too: wrong length, non-finite, missing joint
             self.get_logger().warning(f'command ignored: {exc}', throttle_duration_sec=2.0)
