@@ -26,7 +26,7 @@ DONE, ACT, WAKE = 0, 1, 2   # at equal times: reports, then live changes, then w
 SETTINGS = settings(max_examples=100, deadline=None)
 
 
-def simulate(schedule, duration, until, start=0.0, wake_late=None, at=()):
+def simulate(schedule, duration, until, start=0.0, wake_late=None, at=(), held=None):
     """Run ``schedule`` with simulated workers until ``until``.
 
     :param schedule: an unstarted schedule.
@@ -35,6 +35,8 @@ def simulate(schedule, duration, until, start=0.0, wake_late=None, at=()):
     :param start: time of ``schedule.start``.
     :param wake_late: ``() -> seconds`` a sleeping worker wakes late (OS jitter), or None.
     :param at: ``(time, callback(now))`` pairs run at those times (live changes).
+    :param held: ``(worker, started, inference_time) -> seconds`` a finished inference is
+        held back before its report arrives (a frozen process; ``inf``: killed), or None.
     :return: ``(starts, completions, reports)``: lists of ``(time, worker)``, and of
         ``(time, worker, inference_time)``.
     """
@@ -64,11 +66,14 @@ def simulate(schedule, duration, until, start=0.0, wake_late=None, at=()):
             d = duration(j, count[j], t)
             count[j] += 1
             starts.append((t, j))
-            heapq.heappush(heap, (t + d, DONE, next(seq), j, t, d))
+            extra = held(j, t, d) if held else 0.0
+            if extra < math.inf:
+                heapq.heappush(heap, (t + d + extra, DONE, next(seq), j, t, d))
         else:
             nxt = schedule.report(j, began, d)
             assert nxt == schedule.next_start(j)
-            assert nxt >= t - 1e-9 * (1 + abs(t)), 'next start in the past'
+            if began + d == t:  # a report held back may find its next start passed
+                assert nxt >= t - 1e-9 * (1 + abs(t)), 'next start in the past'
             completions.append((t, j))
             reports.append((t, j, d))
             read[j] = nxt

@@ -149,10 +149,6 @@ def test_killed_and_frozen_workers_do_not_stop_the_arbiter(process_faults: Run):
             3.5 - killed) / T
 
 
-@pytest.mark.xfail(reason='no re-spread: the schedule keeps the slot of a dead worker; needs '
-                          'ArbiterRole to drop a worker silent for more than a cycle (or told '
-                          'by the launcher) and the schedule to re-spread the others',
-                   strict=False)
 def test_schedule_respreads_the_remaining_workers_within_one_cycle(process_faults: Run):
     run = process_faults
     killed = run.event_time('kill worker 1')
@@ -271,10 +267,6 @@ def test_watchdog_applies_default_behaviour_and_start_up_ramps_in(model: str, tm
     assert math.isfinite(run.summary['task_return'])
 
 
-@pytest.mark.xfail(reason='the simulator starts a new episode (pendulum: every 6 s) without '
-                          'telling the arbiter; needs sim_process to publish the reset (e.g. an '
-                          'episode field in the state record) and arbiter_process to call '
-                          'ArbiterRole -> Arbiter.discard_before(reset stamp)', strict=False)
 def test_simulator_reset_discards_actions_from_before_it(model: str):
     run = faulty_run(model, '', duration=6.6)
     assert run.summary['episodes'] >= 1

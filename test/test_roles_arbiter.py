@@ -150,3 +150,67 @@ def test_planned_commands_follow_the_freshest_chunk():
     plan = role.planned(0.03, 4)
     assert plan.shape == (4, 3)
     np.testing.assert_array_equal(plan, 3.0)
+
+
+def test_silent_worker_leaves_the_schedule_and_its_next_chunk_brings_it_back():
+    role = _role(4, inference=0.04, max_action_age_s=0.1)
+    role.start(0.0)
+    for i in range(4):  # one round: everyone reported
+        role.on_action(_chunk(i, 0.01 * i, 0.04), 0.01 * i + 0.04)
+    role.tick(0.08)
+    assert role.active_workers == (0, 1, 2, 3)
+    # Workers 0, 2, 3 keep reporting, worker 1 falls silent.
+    now = 0.08
+    while now < 0.6:
+        now = round(now + T, 9)
+        for i in (0, 2, 3):
+            if role.worker_next_start(i) + 0.04 <= now and role.health[i].last_seen < now - 0.035:
+                role.on_action(_chunk(i, role.worker_next_start(i), 0.04), now)
+        role.tick(now)
+    assert role.active_workers == (0, 2, 3)
+    health = role.diagnostics(now)['workers'][1]
+    assert not health['active'] and health['dropouts'] == 1
+    assert math.isnan(role.schedule.offsets()[1])
+    # Silent for no longer than the limit after its expected completion (plus the check step).
+    dropped = role.health[1].inactive_since
+    assert dropped < 0.05 + 0.04 + 0.04 + 0.14 + 0.25 * 0.04 + T
+    assert role.summary()['offsets_s'][2] == pytest.approx(0.04 / 3)
+    # Its next chunk (a resumed or restarted worker) brings it back.
+    assert role.on_action(_chunk(1, now - 0.04, 0.04), now) is None
+    assert role.active_workers == (0, 1, 2, 3) and role.health[1].active
+    assert role.schedule.offsets() == pytest.approx([0.0, 0.01, 0.02, 0.03])
+
+
+def test_worker_exit_takes_it_out_at_once_and_no_worker_left_keeps_the_schedule():
+    role = _role(3, inference=0.03)
+    role.start(0.0)
+    role.worker_exited(2, 0.005)
+    assert role.active_workers == (0, 1)
+    assert role.schedule.offsets()[:2] == pytest.approx((0.0, 0.015))
+    role.worker_exited(0, 0.006)
+    role.worker_exited(1, 0.007)
+    assert role.active_workers == ()
+    assert role.schedule.active == (1,)  # nothing to spread over: the last set stays
+    assert role.diagnostics(0.01)['active_workers'] == 0
+    # A chunk its process sent before it exited does not bring it back; a restarted one does.
+    role.on_action(_chunk(2, 0.001, 0.003), 0.008)
+    assert role.active_workers == () and role.reports[2] == 0
+    role.on_action(_chunk(2, 0.01, 0.03), 0.04)
+    assert role.schedule.active == (2,) and role.active_workers == (2,)
+
+
+def test_reset_discards_chunks_from_before_it():
+    role = _role(2, default_behaviour='hold')
+    role.start(0.0)
+    role.on_action(_chunk(0, 0.0, 0.025, value=0.3), 0.025)
+    assert role.tick(0.03).worker_id == 0
+    role.on_reset(0.035)
+    assert role.tick(0.04).fallback == 'hold'
+    # Computed from a state of the old episode: refused; from the new one: acts.
+    assert role.on_action(_chunk(1, 0.03, 0.025), 0.055) == 'discarded'
+    assert role.on_action(_chunk(0, 0.04, 0.025), 0.065) is None
+    assert role.tick(0.07).worker_id == 0
+    summary = role.summary()
+    assert summary['resets'] == 1
+    assert summary['counters']['expired_discarded'] == 1
+    assert summary['counters']['rejected_discarded'] == 1

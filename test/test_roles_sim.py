@@ -65,12 +65,19 @@ def test_realtime_factor_scales_sim_time_and_stamps_stay_on_the_host_clock():
 def test_episodes_restart_and_are_scored():
     role = _role()
     role.start(T0)
+    assert role.episode == 0 and role.episode_start == T0
     episode = role.spec.episode_s
     t = T0
+    stamps = []
     while t < T0 + episode + 0.5:
         t += 0.01
-        role.advance(t)
+        stamps.append((role.advance(t).stamp, role.episode))
     assert len(role.episodes) == 1
+    # The reset reaches hosts as (episode, start): every state of the new episode is stamped
+    # at or after the start, every state of the old one before it.
+    assert role.episode == 1
+    assert role.episode_start == pytest.approx(T0 + role.episodes[0].duration_s)
+    assert all((stamp >= role.episode_start - 1e-9) == (index == 1) for stamp, index in stamps)
     assert role.episodes[0].duration_s == pytest.approx(episode, abs=0.011)
     assert role.sim.seed == 4
     assert role.sim.time == pytest.approx(t - T0 - role.episodes[0].duration_s, abs=1e-6)

@@ -83,3 +83,30 @@ def test_provisional_start_when_just_late_or_unstaggered():
     # Finished well before its next slot: wait for it.
     assert provisional_start(view, 1, 0.025, 'max_time') == pytest.approx(0.04)
     assert provisional_start(view, 1, 0.025, 'none') == 0.025
+
+
+def test_provisional_start_follows_the_active_set():
+    # Worker 1 out (set_active): the schedule record carries its offset as nan, the others
+    # are spaced cycle / 2, and worker 1 itself starts again at once (its report rejoins it).
+    schedule = make_schedule(ScheduleConfig('max_time', initial_inference_time_s=0.03), 3)
+    schedule.start(10.0)
+    schedule.set_active([0, 2], 10.0)
+    record = LAYOUT.pack_schedule(schedule.anchor, schedule.cycle, [0, 0, 0],
+                                  [schedule.next_start(i) for i in range(3)],
+                                  schedule.offsets())
+    view = LAYOUT.unpack_schedule(record)
+    assert math.isnan(view.offsets[1])
+    assert provisional_start(view, 1, 10.2, 'max_time') == 10.2
+    for worker in (0, 2):
+        started = schedule.next_start(worker)
+        guess = provisional_start(view, worker, started + 0.03, 'max_time')
+        assert guess == pytest.approx(schedule.report(worker, started, 0.03), abs=1e-9)
+    assert (schedule.next_start(2) - schedule.next_start(0)) % 0.03 == pytest.approx(0.015)
+
+
+def test_episode_and_exits_records():
+    sizes = LAYOUT.sizes()
+    assert sizes['episode'] == 2 and sizes['exits'] == LAYOUT.num_workers
+    record = Layout.pack_episode(3, 12.5)
+    assert record.shape == (sizes['episode'],)
+    assert Layout.unpack_episode(record) == (3, 12.5)

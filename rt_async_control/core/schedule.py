@@ -40,6 +40,16 @@ Modes (``ScheduleConfig.mode``, ROS parameter ``schedule``):
 ``none`` (:mod:`.schedule_fixed`)
     No stagger: all workers start together and restart when they finish (the baseline).
 
+Workers that die, freeze or come back (:meth:`Schedule.set_active`, :mod:`.schedule_grid`):
+the host decides which workers are alive (the arbiter role does, from their silence or a
+process exit) and the schedule spreads the cycle over those, offsets ``k * cycle / K`` for the
+``K`` active workers in worker order, so a dead worker's slot does not leave a gap of two
+spacings every cycle. The grid is re-anchored where the remaining workers fit it best; no
+waiting worker's start moves earlier, and within one cycle the spacing is even again
+(``cycle / K``: with fewer workers than ``N*`` some inaction is then expected). A report from
+an inactive worker brings it back at once (``cycle / N`` again within a cycle). Inactive
+workers publish the offset ``nan``.
+
 Live changes: a ROS parameter change builds a new :class:`ScheduleConfig` (which validates
 itself) and calls :func:`apply_config`; same mode means ``schedule.reconfigure(config, now)``
 (manual offsets and cycle from the next cycle boundary, exp_time estimator settings from the
@@ -53,7 +63,7 @@ schedule, which needs only the start and inference time it reports anyway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 import math
 from typing import Protocol
 
@@ -131,6 +141,15 @@ class Schedule(Protocol):
         """Apply new settings of the same mode from the next cycle or report."""
         ...
 
+    @property
+    def active(self) -> tuple[int, ...]:
+        """Return the workers the cycle is spread over, in order."""
+        ...
+
+    def set_active(self, workers: Collection[int], now: float) -> None:
+        """Re-spread the cycle over ``workers``; an inactive worker rejoins at its report."""
+        ...
+
 
 _MODES = {'max_time': MaxTimeSchedule, 'exp_time': ExpTimeSchedule, 'manual': ManualSchedule,
           'none': UnstaggeredSchedule}
@@ -158,6 +177,7 @@ def switch_schedule(previous: Schedule, config: ScheduleConfig, now: float) -> S
     :raises InputError: invalid for this number of workers (``previous`` stays usable).
     """
     schedule = make_schedule(config, previous.num_workers)
+    schedule.set_active(previous.active, now)  # not started yet: only the offsets follow
     schedule.handover([previous.next_start(j) for j in range(previous.num_workers)], now)
     return schedule
 

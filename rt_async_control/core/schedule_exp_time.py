@@ -28,6 +28,7 @@ action (inaction) happens when inference varies.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 import math
 
 from rt_async_control.core.schedule_config import ScheduleConfig
@@ -64,7 +65,16 @@ class ExpTimeSchedule(GridSchedule):
         self._late = [False] * num_workers
 
     def _offset(self, worker: int) -> float:
-        return worker * self._cycle / self.num_workers
+        return self._even_offset(worker, self._cycle)
+
+    def _next_free(self, worker: int) -> float:
+        # A worker mid-inference is expected to finish one mean inference time after its start.
+        return self._pending[worker] + self.mean
+
+    def _respread_done(self, stay: Collection[int]) -> None:
+        # set_active put every waiting worker on a slot of the new grid: none is late.
+        for j in stay:
+            self._late[j] = False
 
     def start(self, now: float) -> None:
         """Anchor the grid at ``now``: worker ``j`` first starts at ``now + j * cycle / N``.
@@ -87,9 +97,8 @@ class ExpTimeSchedule(GridSchedule):
         :param inference_time: how long it took, seconds.
         :return: its next start; a re-spread also moves waiting workers' pending starts.
         """
-        self._check_report(worker, started, inference_time)
+        floor = self._accept_report(worker, started, inference_time)
         t = started + inference_time
-        self._last_start[worker] = started
         alpha = self._alpha
         d = inference_time - self.mean
         self.mean += alpha * d
@@ -101,29 +110,30 @@ class ExpTimeSchedule(GridSchedule):
         if self.mean > cycle or abs(target - cycle) > self._tolerance * cycle:
             self._respread(worker, t, target)
             return t
-        spacing = cycle / self.num_workers
-        nxt = slot_at_or_after(self._anchor, worker * spacing, cycle, t)
+        spacing = cycle / len(self._active)
+        nxt = slot_at_or_after(self._anchor, self._position[worker] * spacing, cycle, t)
         late = self._late
         if not late[worker] and just_missed(nxt, cycle, spacing, t):
             nxt = t  # just missed its slot: start now rather than a whole cycle later
             late[worker] = True
         else:
             late[worker] = False
+        if floor > nxt:  # came back: its slot on the re-spread grid
+            nxt, late[worker] = floor, False
         self._pending[worker] = nxt
         return nxt
 
     def _respread(self, worker: int, t: float, cycle: float) -> None:
-        n = self.num_workers
         self._cycle = cycle
-        self._anchor = t - worker * cycle / n
+        self._anchor = t - self._even_offset(worker, cycle)
         tol = tolerance(t, cycle)
-        for j in range(n):
+        for j in self._active:
             if j == worker:
                 self._pending[j] = t
                 self._late[j] = False
             elif self._pending[j] > t + tol:  # waiting: to its nearest new slot, never earlier
                 pending = self._pending[j]
-                slot = nearest_slot(self._anchor, j * cycle / n, cycle, pending)
+                slot = nearest_slot(self._anchor, self._even_offset(j, cycle), cycle, pending)
                 self._pending[j] = max(pending, slot)
                 self._late[j] = slot < pending - tol
 

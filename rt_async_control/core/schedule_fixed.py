@@ -9,11 +9,17 @@ a sleeping worker only notices a start that moved later). Old-grid starts are al
 ``b`` and new ones at or after it, and offsets are pairwise different, so a change never makes
 a worker start in the past nor two workers start at once.
 
+With a worker out of the schedule (``set_active``) the configured offsets no longer fit: the
+active workers are spread evenly over ``manual_cycle_s`` until every worker is back.
+
 none: every worker starts at the anchor and again right after it finishes, the baseline the
 paper compares against (actions arrive in bursts; inaction in between).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+import math
 
 from rt_async_control.core.schedule_config import ScheduleConfig
 from rt_async_control.core.schedule_grid import GridSchedule, slot_at_or_after, tolerance
@@ -50,7 +56,14 @@ class ManualSchedule(GridSchedule):
         self._previous: tuple[float, float, float, tuple[float, ...]] | None = None
 
     def _offset(self, worker: int) -> float:
-        return self._offsets[worker]
+        # The configured offsets need every worker; with some out (set_active), spread evenly.
+        if len(self._active) == self.num_workers:
+            return self._offsets[worker]
+        return self._even_offset(worker, self._cycle)
+
+    def _respread_done(self, stay: Collection[int]) -> None:
+        # The re-spread grid applies at once (waiting workers never earlier): no boundary.
+        self._previous = None
 
     def _slot(self, worker: int, t: float) -> float:
         previous = self._previous
@@ -63,7 +76,7 @@ class ManualSchedule(GridSchedule):
                 t = boundary
             else:
                 self._previous = None
-        return slot_at_or_after(self._anchor, self._offsets[worker], self._cycle, t)
+        return slot_at_or_after(self._anchor, self._offset(worker), self._cycle, t)
 
     def report(self, worker: int, started: float, inference_time: float) -> float:
         """Consume one measured inference; return the worker's next start.
@@ -73,9 +86,8 @@ class ManualSchedule(GridSchedule):
         :param inference_time: how long it took, seconds.
         :return: its next start: the first own slot at or after it finished.
         """
-        self._check_report(worker, started, inference_time)
-        self._last_start[worker] = started
-        nxt = self._slot(worker, started + inference_time)
+        floor = self._accept_report(worker, started, inference_time)
+        nxt = max(self._slot(worker, started + inference_time), floor)
         self._pending[worker] = nxt
         return nxt
 
@@ -97,14 +109,14 @@ class ManualSchedule(GridSchedule):
             boundary = self._previous[0]  # a change is already waiting for this boundary
         else:
             boundary = slot_at_or_after(self._anchor, 0.0, self._cycle, now)
-            self._previous = (boundary, self._anchor, self._cycle, self._offsets)
+            self._previous = (boundary, self._anchor, self._cycle, self.offsets())
         self._anchor, self._cycle, self._offsets = boundary, config.manual_cycle_s, \
             config.manual_offsets_s
         tol = tolerance(boundary, self._cycle)
-        for j in range(self.num_workers):
+        for j in self._active:
             if self._pending[j] >= boundary - tol:
                 # Never earlier: a sleeping worker only notices a start that moved later.
-                self._pending[j] = slot_at_or_after(boundary, self._offsets[j], self._cycle,
+                self._pending[j] = slot_at_or_after(boundary, self._offset(j), self._cycle,
                                                     self._pending[j])
 
 
@@ -118,7 +130,10 @@ class UnstaggeredSchedule(GridSchedule):
     mode = 'none'
 
     def _offset(self, worker: int) -> float:
-        return 0.0
+        return 0.0 if self._position[worker] >= 0 else math.nan
+
+    def _respread_active(self, stay: Collection[int], now: float) -> None:
+        pass  # no grid: every worker restarts when it finishes, active or not
 
     def __init__(self, config: ScheduleConfig, num_workers: int):
         super().__init__(config, num_workers, config.initial_inference_time_s)
@@ -134,8 +149,7 @@ class UnstaggeredSchedule(GridSchedule):
         :param inference_time: how long it took, seconds; the latest is the ``cycle``.
         :return: ``started + inference_time``.
         """
-        self._check_report(worker, started, inference_time)
-        self._last_start[worker] = started
+        self._accept_report(worker, started, inference_time)
         if inference_time > 0.0:
             self._cycle = inference_time
         t = started + inference_time

@@ -55,13 +55,18 @@ class MaxTimeSchedule(GridSchedule):
         super().__init__(config, num_workers, config.initial_inference_time_s)
 
     def _offset(self, worker: int) -> float:
-        return worker * self._cycle / self.num_workers
+        return self._even_offset(worker, self._cycle)
+
+    def _next_free(self, worker: int) -> float:
+        # Every cycle is padded to T_max: a worker mid-inference starts again one cycle on.
+        return self._pending[worker] + self._cycle
 
     def _padded_next(self, worker: int, started: float, t: float) -> float:
         # First own slot at or after the padded end of the cycle that began at `started`.
         cycle = self._cycle
-        half = 0.5 * cycle / self.num_workers
-        offset = worker * cycle / self.num_workers
+        spacing = cycle / len(self._active)
+        half = 0.5 * spacing
+        offset = self._position[worker] * spacing  # active: it reported (set_active)
         base = nearest_slot(self._anchor, offset, cycle, started)
         if abs(started - base) >= half:
             base = started
@@ -79,22 +84,20 @@ class MaxTimeSchedule(GridSchedule):
         :param inference_time: how long it took, seconds.
         :return: its next start; a new maximum may also move other workers' pending starts.
         """
-        self._check_report(worker, started, inference_time)
+        floor = self._accept_report(worker, started, inference_time)
         t = started + inference_time
-        self._last_start[worker] = started
         if inference_time > self._cycle:
             self._new_maximum(worker, t, inference_time)
         else:
-            self._pending[worker] = self._padded_next(worker, started, t)
+            self._pending[worker] = max(self._padded_next(worker, started, t), floor)
         return self._pending[worker]
 
     def _new_maximum(self, worker: int, t: float, t_max: float) -> None:
         old_cycle = self._cycle
-        n = self.num_workers
         self._cycle = t_max
-        self._anchor = t - worker * t_max / n
+        self._anchor = t - self._even_offset(worker, t_max)
         tol = tolerance(t, t_max)
-        for j in range(n):
+        for j in self._active:
             if j == worker:
                 self._pending[j] = t
                 continue
@@ -105,7 +108,7 @@ class MaxTimeSchedule(GridSchedule):
             if last != last:  # nan: never reported; its cycle began one old cycle earlier
                 last = pending - old_cycle
             # Never earlier: a sleeping worker only notices a start that moved later.
-            self._pending[j] = slot_at_or_after(self._anchor, j * t_max / n, t_max,
+            self._pending[j] = slot_at_or_after(self._anchor, self._even_offset(j, t_max), t_max,
                                                 max(last + t_max, pending))
 
     def reconfigure(self, config: ScheduleConfig, now: float) -> None:

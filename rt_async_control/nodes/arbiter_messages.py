@@ -1,12 +1,17 @@
-"""The arbiter's messages to the workers: the stagger schedule and the planned commands.
+"""The arbiter's messages: the stagger schedule, the planned commands, episode starts.
 
-Both are ``std_msgs/Float64MultiArray`` (standard messages only):
+The first two go to the workers as ``std_msgs/Float64MultiArray`` (standard messages only):
 
 * ``schedule``: ``data = [next_start_0, ..., next_start_{N-1}, cycle]``, absolute start times
   on the node clock;
 * ``plan``: the commands the arbiter expects to send at its next ticks
   (``ArbiterRole.planned``), one row per control period, for delay-aware policies: the
   embedded runtime's ``plan`` record, as a ROS message.
+
+The simulator tells the arbiter of a reset on ``episode_start`` (``std_msgs/Header``:
+``stamp`` = the time the new episode began on the simulator's clock, ``frame_id`` = its
+index), the embedded runtime's ``episode`` record; the arbiter drops every chunk computed from
+a state before it (``ArbiterRole.on_reset``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
+
+from rt_async_control.nodes.conversions import to_seconds, to_time_msg
 
 
 def schedule_to_msg(starts: Sequence[float], cycle: float) -> Float64MultiArray:
@@ -71,3 +78,29 @@ def plan_from_msg(msg: Float64MultiArray) -> np.ndarray:
         raise ValueError(f'plan message: layout {[(d.label, d.size) for d in dims]} does not '
                          f'describe {len(msg.data)} values')
     return np.asarray(msg.data, dtype=np.float64).reshape(dims[0].size, dims[1].size)
+
+
+def episode_to_msg(episode: int, start: float) -> Header:
+    """Return the ``episode_start`` message of a new episode.
+
+    :param episode: its index (0 first).
+    :param start: the time it began, seconds on the simulator's clock.
+    :return: ``stamp`` = ``start``, ``frame_id`` = the index.
+    """
+    msg = Header()
+    msg.stamp = to_time_msg(start)
+    msg.frame_id = str(int(episode))
+    return msg
+
+
+def episode_from_msg(msg: Header) -> tuple[int, float]:
+    """Return ``(episode, start)`` read from :func:`episode_to_msg`'s message.
+
+    :param msg: the received message.
+    :return: the index (-1 when ``frame_id`` is not one) and the start, seconds.
+    """
+    try:
+        episode = int(msg.frame_id)
+    except ValueError:
+        episode = -1
+    return episode, to_seconds(msg.stamp)

@@ -6,8 +6,11 @@ Subscribes ``worker_<i>/action_chunk`` for each of ``num_workers`` workers; ever
 ``trajectory_msgs/JointTrajectory`` on ``joint_trajectory_controller/joint_trajectory``
 (``trajectory``). Publishes the workers' next start times on ``schedule`` after each chunk,
 the commands it plans for the next ticks on ``plan`` (while a delay-aware worker subscribes)
-and its health on ``/diagnostics`` once a second. The stagger and selection parameters are
-live-tunable with ``ros2 param set``; an invalid value is refused with the core's reason.
+and its health on ``/diagnostics`` once a second. A worker silent for too long leaves the
+schedule (the others are spread over the cycle, the schedule is re-published) until its next
+chunk; a simulator reset on ``episode_start`` drops the actions of the old episode. The
+stagger and selection parameters are live-tunable with ``ros2 param set``; an invalid value is
+refused with the core's reason.
 
 The behaviour is :class:`~rt_async_control.roles.arbiter_role.ArbiterRole`. Ticks come from a
 dedicated thread sleeping to absolute deadlines (:mod:`.timing_thread`): an rclpy timer is
@@ -25,7 +28,7 @@ import threading
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 from rt_async_control.core.config import StackConfig
@@ -88,6 +91,8 @@ class ArbiterNode(Node):
         for index in range(config.num_workers):
             self.create_subscription(JointTrajectory, f'worker_{index}/action_chunk',
                                      self.chunk_callback_for(index), qos.ACTION_CHUNK)
+        self.create_subscription(Header, 'episode_start', self.episode_callback,
+                                 qos.EPISODE_START)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self.diagnostics_callback)
 
         # On simulated time the ticks follow the node clock (see TimingThread).
@@ -117,7 +122,9 @@ class ArbiterNode(Node):
             first = not self.role.schedule_started
             if first:
                 self.role.start(now)  # the workers' common start: as the embedded arbiter
-            decision = self.role.tick(now)
+            changes = self.role.active_changes
+            decision = self.role.tick(now)  # also takes silent workers out of the schedule
+            respread = self.role.active_changes != changes
         if self.interface == 'forward':
             msg = conversions.command_to_multiarray(decision.command)
         else:
@@ -126,7 +133,7 @@ class ArbiterNode(Node):
                                                     self.spec.command_interface)
         self.command_publisher.publish(msg)
         # Off the critical path: the command is out.
-        if first:
+        if first or respread:
             self.publish_schedule()
         if self.plan_publisher.get_subscription_count() > 0:
             self.publish_plan(now)
@@ -179,6 +186,14 @@ class ArbiterNode(Node):
                 return  # a schedule left by an earlier arbiter (transient local): not ours
             self.role.on_action(chunk, self.now())
         self.publish_schedule()
+
+    def episode_callback(self, msg: Header) -> None:
+        """Take a simulator reset: chunks computed before the new episode must not act."""
+        episode, start = arbiter_messages.episode_from_msg(msg)
+        with self._lock:
+            self.role.on_reset(start)
+        self.get_logger().info(f'episode {episode} began at {start:.3f} s: older actions '
+                               'dropped')
 
     def publish_schedule(self) -> None:
         """Publish every worker's next start time and the cycle (once the schedule runs)."""

@@ -16,9 +16,10 @@ Why these profiles (see docs/ros2.md, "QoS"):
   compares source timestamps across hosts. Staleness is decided exactly by the core arbiter
   from each action's observation stamp (``max_action_age_s``) and reported on ``/diagnostics``.
 * The stagger schedule is TRANSIENT_LOCAL: a worker that starts (or restarts) late receives
-  the current start times at once instead of waiting for the next change. The simulator's
-  goal is latched too, but workers subscribe to it volatile so that goals published with
-  default QoS (``ros2 topic pub``) match as well.
+  the current start times at once instead of waiting for the next change. So is the
+  simulator's ``episode_start`` (a reset), which must reach the arbiter once and reliably.
+  The simulator's goal is latched too, but workers subscribe to it volatile so that goals
+  published with default QoS (``ros2 topic pub``) match as well.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ SCHEDULE = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
+
+#: Simulator -> arbiter ``episode_start`` (a reset): reliable, for none may be lost, and
+#: latched, so an arbiter that starts (or restarts) after the reset still drops older chunks.
+EPISODE_START = SCHEDULE
 
 #: Goal of the task (the arm's target point) as the simulator publishes it: latched.
 GOAL_PUBLISHER = SCHEDULE

@@ -1,7 +1,9 @@
 """Simulator node ``sim``: a MuJoCo task in real time, seen from outside as a ros2_control robot.
 
 Publishes ``joint_states`` (``sensor_msgs/JointState``) every ``state_period_s`` and, for tasks
-with a goal, ``goal`` (``geometry_msgs/PointStamped``). Takes commands the way a robot with
+with a goal, ``goal`` (``geometry_msgs/PointStamped``); at the start and at each reset (a new
+episode) ``episode_start`` (``std_msgs/Header``, :mod:`.arbiter_messages`), so the arbiter
+drops actions computed in the old episode. Takes commands the way a robot with
 ros2_control does: ``std_msgs/Float64MultiArray`` on ``forward_command_controller/commands``
 and ``trajectory_msgs/JointTrajectory`` on ``joint_trajectory_controller/joint_trajectory``
 (first point applied), each held until the next (zero-order hold). With ``publish_clock`` it
@@ -23,12 +25,12 @@ import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 from rt_async_control.core.config import StackConfig
 from rt_async_control.core.messages import StampedState
-from rt_async_control.nodes import conversions, qos
+from rt_async_control.nodes import arbiter_messages, conversions, qos
 from rt_async_control.nodes.entry import run
 from rt_async_control.nodes.ros_parameters import core_values, declare_all, LiveParameters
 from rt_async_control.nodes.timing_thread import TimingThread
@@ -73,6 +75,9 @@ class SimNode(Node):
         self.state_publisher = self.create_publisher(JointState, 'joint_states',
                                                      qos.STATE_PUBLISHER)
         self.goal_publisher = self.create_publisher(PointStamped, 'goal', qos.GOAL_PUBLISHER)
+        self.episode_publisher = self.create_publisher(Header, 'episode_start',
+                                                       qos.EPISODE_START)
+        self._episode_sent = -1
         self.clock_publisher = (self.create_publisher(Clock, '/clock', qos.CLOCK)
                                 if self.publish_clock else None)
         self.create_subscription(Float64MultiArray, 'forward_command_controller/commands',
@@ -111,6 +116,10 @@ class SimNode(Node):
             else:
                 state, self._started = self.role.start(now), True
             goal = self.role.sim.goal if state is not None else None
+            episode, start = self.role.episode, self.role.episode_start
+        if episode != self._episode_sent:  # the start and every reset, before its states
+            self._episode_sent = episode
+            self.episode_publisher.publish(arbiter_messages.episode_to_msg(episode, start))
         if state is not None:
             self.publish_state(state, goal, now)
 

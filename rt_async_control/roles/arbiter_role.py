@@ -4,6 +4,13 @@ Host-independent: the host hands every arriving chunk to :meth:`ArbiterRole.on_a
 :meth:`ArbiterRole.tick` on its constant-period timer and publishes the command, and tells the
 workers their next start (:meth:`ArbiterRole.worker_next_start`). The chunk is the worker's
 report to the schedule: it carries when the inference started and how long it took.
+
+Worker liveness is decided here, from time passed in: a worker silent for longer than
+:func:`silence_limit` after the completion its schedule expects is *inactive*, and the schedule
+spreads the cycle over the others (``Schedule.set_active``); a host that sees a worker process
+exit says so at once (:meth:`ArbiterRole.worker_exited`). The worker's next chunk (a frozen one
+resumed, a restarted one) makes it active again. A simulator reset (new episode) reaches
+:meth:`ArbiterRole.on_reset`: chunks computed from states before it are dropped and refused.
 """
 
 from __future__ import annotations
@@ -29,12 +36,35 @@ class WorkerHealth:
     :param actions: chunks received.
     :param rejected: chunks the arbiter refused (shape, non-finite, too old...).
     :param last_reason: the reason of the last refusal, if any.
+    :param active: whether the schedule counts on it (see the module docstring).
+    :param dropouts: how often it became inactive (silent, or its process exited).
+    :param inactive_since: host time it last became inactive (``nan`` while never).
+    :param exited_at: host time its process was last reported exited (``nan``: never).
     """
 
     last_seen: float = math.nan
     actions: int = 0
     rejected: int = 0
     last_reason: str | None = None
+    active: bool = True
+    dropouts: int = 0
+    inactive_since: float = math.nan
+    exited_at: float = math.nan
+
+
+def silence_limit(cycle: float, max_action_age_s: float) -> float:
+    """Return how long a worker may stay silent after its expected completion, seconds.
+
+    Two cycles, and at least a cycle plus the action age limit: a worker that is late by
+    less has an action that could still act, and one slow inference (a new maximum of
+    max_time) should not count as a dead worker. A false alarm costs little: the worker's next
+    chunk takes it back.
+
+    :param cycle: the schedule's cycle, seconds.
+    :param max_action_age_s: the arbiter's age limit, seconds.
+    :return: the limit, seconds.
+    """
+    return max(2.0 * cycle, cycle + max_action_age_s)
 
 
 class ArbiterRole:
@@ -68,6 +98,11 @@ class ArbiterRole:
         self._last_key: tuple[int, int, int] | None = None
         self.fresh = False
         self.fresh_ticks = 0
+        self.resets = 0
+        #: Counts changes of the active set: a host re-publishes the schedule when it moves.
+        self.active_changes = 0
+        self.last_reset = math.nan
+        self._next_liveness = -math.inf
 
     @classmethod
     def for_task(cls, config: StackConfig, num_workers: int, task: object) -> ArbiterRole:
@@ -101,15 +136,22 @@ class ArbiterRole:
         health = self.health[worker]
         health.last_seen = now
         health.actions += 1
+        # Back (resumed or restarted): in the schedule before its report. Not for a chunk its
+        # process sent before it exited (read after the exit notice): a restarted process
+        # starts its inferences after the notice.
+        if not health.active and not chunk.started <= health.exited_at:
+            health.active = True
+            self._apply_active(now)
         reason = self.arbiter.offer(chunk, now)
         if reason is not None:
             health.rejected += 1
             health.last_reason = reason
         else:
             self._accepted[worker] += 1
-        # A refused chunk still took the worker's time: the schedule needs the report anyway.
-        if math.isfinite(chunk.started) and math.isfinite(chunk.inference_time) and (
-                chunk.inference_time >= 0.0):
+        # A refused chunk still took the worker's time: the schedule needs the report anyway
+        # (unless it is from an exited process, which the schedule would take back).
+        if health.active and math.isfinite(chunk.started) and (
+                0.0 <= chunk.inference_time < math.inf):
             self.schedule.report(worker, chunk.started, chunk.inference_time)
             self.stats.record_inference(worker, chunk.inference_time)
             self.reports[worker] += 1
@@ -121,6 +163,8 @@ class ArbiterRole:
         :param now: host time of the tick (the actual wake time, so the period error is real).
         :return: the decision (``fallback`` set on an inaction tick).
         """
+        if now >= self._next_liveness:
+            self.check_liveness(now)
         decision = self.arbiter.tick(now)
         self.stats.record_tick(now, decision)
         key = None
@@ -132,6 +176,72 @@ class ArbiterRole:
         self.fresh_ticks += self.fresh
         self._last_key = key
         return decision
+
+    def check_liveness(self, now: float) -> list[int]:
+        """Mark workers silent beyond :func:`silence_limit` inactive; re-spread the schedule.
+
+        :meth:`tick` calls this every quarter cycle; a host may call it any time.
+
+        :param now: host time, seconds.
+        :return: the workers that became inactive.
+        """
+        cycle = self.schedule.cycle
+        self._next_liveness = now + 0.25 * cycle
+        if not self.schedule_started:
+            return []
+        limit = cycle + silence_limit(cycle, self.arbiter.config.max_action_age_s)
+        silent = [i for i, health in enumerate(self.health) if health.active and (
+            now > max(self.schedule.next_start(i), _or(health.last_seen, -math.inf)) + limit)]
+        for i in silent:
+            self._deactivate(i, now)
+        if silent:
+            self._apply_active(now)
+        return silent
+
+    def worker_exited(self, worker: int, now: float) -> None:
+        """Take a worker whose process exited out of the schedule at once (no timeout).
+
+        :param worker: the worker index.
+        :param now: host time, seconds.
+        """
+        if not 0 <= worker < self.num_workers:
+            return
+        self.health[worker].exited_at = now
+        if self.health[worker].active:
+            self._deactivate(worker, now)
+            self._apply_active(now)
+
+    def on_reset(self, stamp: float) -> None:
+        """Take a simulator reset (new episode) at host time ``stamp``.
+
+        Every chunk computed from a state measured before ``stamp`` is dropped, and refused if
+        it arrives later (``discarded`` in the arbiter's counters): old actions must not act
+        in the new episode. A time jump backwards needs no call (the arbiter sees it).
+
+        :param stamp: host time the new episode began, seconds.
+        """
+        self.resets += 1
+        self.last_reset = float(stamp)
+        self.arbiter.discard_before(stamp)
+
+    @property
+    def active_workers(self) -> tuple[int, ...]:
+        """Return the workers the schedule counts on."""
+        return tuple(i for i, health in enumerate(self.health) if health.active)
+
+    def _deactivate(self, worker: int, now: float) -> None:
+        health = self.health[worker]
+        health.active = False
+        health.dropouts += 1
+        health.inactive_since = now
+
+    def _apply_active(self, now: float) -> None:
+        # With no worker left there is nothing to spread: the schedule keeps its last set
+        # and the first worker back gets it.
+        self.active_changes += 1
+        active = self.active_workers
+        if active and self.schedule_started:
+            self.schedule.set_active(active, now)
 
     def worker_next_start(self, worker: int) -> float:
         """Return when ``worker`` should start next (host time; in the past means now)."""
@@ -159,30 +269,30 @@ class ArbiterRole:
 
         The schedule change takes effect at its next cycle (same mode) or as a fresh schedule
         started at ``now`` (new mode, :func:`~rt_async_control.core.schedule.apply_config`).
-        New arbiter settings apply from the next tick; a new default command rebuilds the
-        arbiter starting from the last command with the chunks it held.
+        New arbiter settings (a new default command too) apply from the next tick; the held
+        chunks and the last command stay. Everything is checked before anything changes.
 
         :param config: the new, validated config.
         :param now: host time, seconds.
-        :raises InputError: a change that cannot apply live (control period, task); nothing
-            changed then.
+        :raises InputError: a change that cannot apply live (control period, task) or does
+            not fit (default command length, manual offsets per worker); nothing changed then.
         """
         for name in ('task', 'control_period_s', 'state_period_s'):
             if getattr(config, name) != getattr(self.config, name):
                 raise InputError(f'{name} = {getattr(config, name)!r}: cannot change while '
                                  f'running (is {getattr(self.config, name)!r})')
+        # Everything that can refuse is checked first and applied only when all of it stands:
+        # a refused change leaves arbiter and schedule exactly as they were.
+        if config.arbiter != self.config.arbiter:
+            # A throwaway arbiter checks the settings against the command size (e.g. the
+            # default command's length); the running one then takes them in place, keeping
+            # its chunks, command, counters and reset cut-off.
+            Arbiter(config.arbiter, self.arbiter.action_dim, self._lower, self._upper)
         schedule = self.schedule
         if config.schedule != self.config.schedule:
+            # A same-mode change checks before it changes anything; a new mode is a new object.
             schedule = apply_config(schedule, config.schedule, now)
-        if config.arbiter.default_command != self.config.arbiter.default_command:
-            old = self.arbiter
-            arbiter = Arbiter(config.arbiter, old.action_dim, self._lower, self._upper,
-                              old.last_command)
-            for chunk in old.candidates:
-                arbiter.offer(chunk, now)
-            self.arbiter = arbiter
-        else:
-            self.arbiter.config = config.arbiter
+        self.arbiter.reconfigure(config.arbiter)
         self.schedule = schedule
         self.config = config
 
@@ -208,6 +318,8 @@ class ArbiterRole:
                 'actions': health.actions,
                 'rejected': health.rejected,
                 'last_reason': health.last_reason,
+                'active': health.active,
+                'dropouts': health.dropouts,
                 'inference_p50_ms': window.percentile(50) * 1e3 if window else math.nan,
                 'inference_p99_ms': window.percentile(99) * 1e3 if window else math.nan,
                 'next_start_in_s': self.schedule.next_start(i) - now
@@ -223,6 +335,8 @@ class ArbiterRole:
             'missed_ticks': stats.missed_ticks,
             'schedule': self.schedule.mode,
             'cycle_s': self.schedule.cycle,
+            'active_workers': len(self.active_workers),
+            'resets': self.resets,
             'workers': workers,
         }
 
@@ -252,7 +366,13 @@ class ArbiterRole:
         out['cycle_s'] = self.schedule.cycle
         out['offsets_s'] = list(self.schedule.offsets())
         out['counters'] = self.arbiter.counters()
+        out['resets'] = self.resets
         out['workers'] = [{'worker': i, 'actions': h.actions, 'rejected': h.rejected,
-                           'selected': self.stats.selections.get(i, 0)}
+                           'selected': self.stats.selections.get(i, 0),
+                           'active': h.active, 'dropouts': h.dropouts}
                           for i, h in enumerate(self.health)]
         return out
+
+
+def _or(value: float, default: float) -> float:
+    return value if value == value else default

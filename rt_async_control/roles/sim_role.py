@@ -5,7 +5,9 @@ Host-independent: the host calls :meth:`SimRole.apply` when a command arrives an
 clock. Sim time follows host time from :meth:`SimRole.start` on, scaled by the realtime
 factor; state stamps are on the host clock, so an action's age (``now - observation stamp``)
 means the same on every node. An episode that reaches its length is scored, recorded and a new
-one starts (seed + 1): the stack keeps running like a robot would.
+one starts (seed + 1): the stack keeps running like a robot would. ``episode`` counts the
+episodes and ``episode_start`` is the host time the running one began: a host passes each new
+one on to the arbiter (states stamped from then on belong to the new episode).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class SimRole:
         self.reset_episodes = reset_episodes
         self.episodes: list[Episode] = []
         self.commands = 0
+        #: Index of the running episode (0 first) and the host time it began.
+        self.episode = 0
+        self.episode_start = math.nan
         self._t0 = math.nan
         self._episode_offset = 0.0   # sim seconds of the episodes already finished
         self._next_state = math.inf
@@ -90,6 +95,7 @@ class SimRole:
         """
         self._t0 = float(now)
         self._episode_offset = -self.sim.time
+        self.episode_start = self.host_time(0.0)
         self._next_state = now + self.state_period_s
         return self._stamped(self.sim.state())
 
@@ -140,9 +146,13 @@ class SimRole:
             self._new_episode()
 
     def _new_episode(self) -> None:
+        # Hosts watch ``episode``: a reset must reach the arbiter (ArbiterRole.on_reset with
+        # ``episode_start``), so actions computed in the old episode do not act in the new.
         self.episodes.append(self.current_episode())
         self._episode_offset += self.sim.time
         self.sim.reset(self.sim.seed + 1)
+        self.episode += 1
+        self.episode_start = self.host_time(0.0)
 
     def current_episode(self) -> Episode:
         """Return the running episode's score so far."""

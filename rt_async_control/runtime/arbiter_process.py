@@ -4,7 +4,11 @@ Each tick: read every worker's channel (a new record is that worker's chunk and 
 the schedule), decide the command, publish it to the simulator; then publish what the
 workers need: the ``schedule`` record (every worker's next start and how many of its reports
 the schedule has consumed) when a report changed it, and for delay-aware policies the
-planned commands. A dead or silent worker is just a channel that stays old: the ticks go on.
+planned commands. A dead or silent worker is just a channel that stays old: the ticks go on,
+and the role takes it out of the schedule (after its silence, or at once when the launcher
+reports its process exited on ``exits``), so the others are spread over the cycle; its next
+chunk brings it back. A simulator reset arrives on ``episode`` and reaches the role's
+``on_reset``: chunks computed before it are dropped.
 The ``status`` record (a few numbers) feeds the launcher's live status line. At exit the
 action log's ``rejected`` column holds 0 for a kept chunk, else ``1 + index`` of the reason
 in :data:`~rt_async_control.core.arbiter.REJECT_REASONS` (one past them: another refusal).
@@ -43,6 +47,8 @@ def run_arbiter(spec: ChildSpec, queue: Any) -> None:
     command_ch = spec.channel('command')
     schedule_ch = spec.channel('schedule')
     status_ch = spec.channel('status')
+    episode_ch = spec.channel('episode')
+    exits_ch = spec.channel('exits')
     plan_ch = spec.channel('plan') if layout.history else None
     control = Control(spec)
     notice = set_realtime(spec)
@@ -52,6 +58,8 @@ def run_arbiter(spec: ChildSpec, queue: Any) -> None:
     clock = time.monotonic
     role.start(t0)
     seqs = [0] * n
+    episode_seq = exits_seq = 0
+    exits = [0] * n
 
     def publish_schedule() -> None:
         record = layout.pack_schedule(role.schedule_anchor(), role.schedule.cycle, seqs,
@@ -70,6 +78,19 @@ def run_arbiter(spec: ChildSpec, queue: Any) -> None:
         deadline = timer.wait() / 1e9
         now = clock()
         reported = False
+        changes = role.active_changes
+        # A simulator reset first: a chunk read below may come from the old episode.
+        sample = episode_ch.read_if_newer(episode_seq)
+        if sample is not None:
+            episode_seq = sample.seq
+            role.on_reset(layout.unpack_episode(sample.values)[1])
+        sample = exits_ch.read_if_newer(exits_seq)
+        if sample is not None:  # a worker process exited: out of the schedule at once
+            exits_seq = sample.seq
+            for i, count in enumerate(sample.values):
+                if count > exits[i]:
+                    exits[i] = int(count)
+                    role.worker_exited(i, now)
         for i, channel in enumerate(action_chs):
             before = clock()
             sample = channel.read_if_newer(seqs[i])
@@ -88,7 +109,7 @@ def run_arbiter(spec: ChildSpec, queue: Any) -> None:
         published = clock()
         command_ch.write(record, stamp=published)
         # Off the critical path: everything below happens after the command is out.
-        if reported:
+        if reported or role.active_changes != changes:
             publish_schedule()
         if plan_ch is not None:
             plan_ch.write(layout.pack_plan(now, role.planned(now, layout.history)),

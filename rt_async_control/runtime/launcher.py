@@ -8,7 +8,8 @@ warmed up; write the common start time ``t0 = now + START_DELAY_S`` into the ``c
 channel; watch the children and show the live status until the duration ends or Ctrl-C; set
 ``stop``; join (terminate what hangs); unlink every channel; hand the children's results to
 the report. A child that crashes is reported and the others keep going: the arbiter keeps
-ticking without a dead worker (its channel just stays old).
+ticking without a dead worker (its channel just stays old), told on the ``exits`` record so
+its schedule slot goes to the others at once (a restarted worker rejoins with its first chunk).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import json
 import math
 import multiprocessing as mp
+from multiprocessing.connection import wait as wait_for_exit
 import os
 from pathlib import Path
 import queue as queue_module
@@ -261,12 +263,27 @@ def launch(plan: RunPlan, options: RunOptions, status: Any = None) -> RunResult:
     procs: dict[str, Any] = {}
     specs = {spec.name: (body, spec)
              for body, spec in child_specs(plan, options, run_id, results_dir)}
+    # How often each worker's process exited, for the arbiter (the ``exits`` record).
+    exits = np.zeros(num)
+    counted: dict[str, bool] = {}
 
     def start(name: str) -> None:
         body, spec = specs[name]
         proc = ctx.Process(target=child_entry, args=(body, spec, queue), name=name)
         proc.start()
         procs[name] = proc
+        counted[name] = False
+
+    def note_exits() -> None:
+        # The arbiter takes an exited worker out of the schedule at once (not after silence).
+        changed = False
+        for i in range(num):
+            name = f'worker_{i}'
+            if not counted.get(name, True) and procs[name].exitcode is not None:
+                counted[name] = changed = True
+                exits[i] += 1
+        if changed:
+            by_topic['exits'].write(exits, stamp=time.monotonic())
 
     def restart_worker(worker: int) -> None:
         # A restarted worker warms up, finds t0 passed and joins the running schedule.
@@ -290,11 +307,18 @@ def launch(plan: RunPlan, options: RunOptions, status: Any = None) -> RunResult:
                         result.fault_events.append((now - result.t0, line))
                         print(f'rt-async-control run: fault: {line}', flush=True)
                 _drain(queue, result, procs)
+                note_exits()
                 if status is not None and now >= result.t0:
                     sample = by_topic['status'].read()
                     if sample is not None:
                         status.update(sample.values)
-                time.sleep(min(poll_s, max(0.0, end - now)))
+                # Wakes early when a child exits, so the arbiter hears of it within ms.
+                alive = [p.sentinel for p in procs.values() if p.exitcode is None]
+                timeout = min(poll_s, max(0.0, end - now))
+                if alive:
+                    wait_for_exit(alive, timeout)
+                else:
+                    time.sleep(timeout)
         except KeyboardInterrupt:
             result.interrupted = True
     except KeyboardInterrupt:

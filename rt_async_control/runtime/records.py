@@ -14,6 +14,10 @@ Topics of a run (``Layout`` sizes them from the task, the model and the number o
 ``schedule``  arbiter -> workers: ``[anchor, cycle, reports_0.., next_start_0.., offset_0..]``
 ``plan``      arbiter -> workers: ``[time, count, commands (history * action_dim)]``
 ``status``    arbiter -> launcher: the live status line's figures (:data:`STATUS_FIELDS`)
+``episode``   sim -> arbiter: ``[episode, start]``, written at each reset (a new episode):
+              its index and the host time it began; chunks from older states must not act
+``exits``     launcher -> arbiter: ``[exits_0..]``, how often each worker's process exited;
+              the arbiter takes a worker out of the schedule at once instead of after silence
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ STATE_HEAD = 2
 ACTION_HEAD = 9
 COMMAND_HEAD = 4
 PLAN_HEAD = 2
+EPISODE_SIZE = 2
 FALLBACKS: tuple[str | None, ...] = (None, 'hold', 'zero', 'default')
 STATUS_FIELDS: tuple[str, ...] = ('elapsed', 'ticks', 'rate_hz', 'inaction_pct', 'age_ms',
                                   'missed')
@@ -71,6 +76,8 @@ class Layout:
             'schedule': 2 + 3 * n,
             'plan': PLAN_HEAD + max(1, self.history) * self.action_dim,
             'status': len(STATUS_FIELDS) + len(WORKER_STATUS_FIELDS) * n,
+            'episode': EPISODE_SIZE,
+            'exits': n,
         }
         for i in range(n):
             sizes[f'action_{i}'] = ACTION_HEAD + self.horizon * self.action_dim
@@ -144,6 +151,17 @@ class Layout:
                             reports=tuple(int(x) for x in values[2:2 + n]),
                             next_starts=tuple(float(x) for x in values[2 + n:2 + 2 * n]),
                             offsets=tuple(float(x) for x in values[2 + 2 * n:2 + 3 * n]))
+
+    # -- episode (simulator resets) ------------------------------------------------------
+    @staticmethod
+    def pack_episode(episode: int, start: float) -> np.ndarray:
+        """Return the record of a new episode: its index and the host time it began."""
+        return np.array([float(episode), float(start)])
+
+    @staticmethod
+    def unpack_episode(values: np.ndarray) -> tuple[int, float]:
+        """Return ``(episode, start)`` of an episode record."""
+        return int(values[0]), float(values[1])
 
     # -- plan (commands in flight, for delay-aware policies) -----------------------------
     def pack_plan(self, time: float, commands: np.ndarray) -> np.ndarray:

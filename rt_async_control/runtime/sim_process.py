@@ -4,7 +4,9 @@ Its grid is ``t0 + (k + 1/2) * state_period_s``: half a period after the arbiter
 (``t0 + k * control_period_s``), so the command of a tick is applied on the next wake-up rather
 than racing the tick. On each wake-up: apply the newest command (zero-order hold from now),
 advance physics to now, publish the state. The initial state, stamped ``t0``, is published
-before ``t0`` so the first worker (which starts at ``t0``) finds it.
+before ``t0`` so the first worker (which starts at ``t0``) finds it. When an episode ends and
+a new one starts, the ``episode`` record (index, host time it began) goes out first: the
+arbiter drops every chunk computed from a state before it.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ def run_sim(spec: ChildSpec, queue: Any) -> None:
 
     t0 = control.wait_start()
     clock = time.monotonic
+    episode_ch = spec.channel('episode')
     state = role.start(t0)
     state_ch.write(layout.pack_state(state), stamp=clock())
+    episode = role.episode
     period = config.state_period_s
     timer = PeriodicTimer(period, start_ns=int((t0 + 0.5 * period) * 1e9))
     command_seq = 0
@@ -63,6 +67,9 @@ def run_sim(spec: ChildSpec, queue: Any) -> None:
             except InputError:  # a non-finite command: keep holding the last good one
                 bad_commands += 1
         state = role.advance(now)
+        if role.episode != episode:  # a reset: before the new episode's first state
+            episode = role.episode
+            episode_ch.write(layout.pack_episode(episode, role.episode_start), stamp=clock())
         if state is not None:
             state_ch.write(layout.pack_state(state), stamp=clock())
             states += 1
