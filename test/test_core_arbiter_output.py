@@ -7,7 +7,7 @@ import pytest
 
 from rt_async_control.core.arbiter import Arbiter
 from rt_async_control.core.config import ArbiterConfig
-from rt_async_control.core.messages import ActionChunk
+from rt_async_control.core.messages import ActionChunk, row_index
 
 LIMIT = np.array([100.0, 100.0])
 
@@ -125,3 +125,10 @@ def test_counters_name_every_reason():
     assert counters['rejected_non_finite'] == 1
     assert counters['ticks'] == counters['inaction_ticks'] == 1
     assert {'expired_too_old', 'rejected_out_of_order', 'clock_jumps'} <= set(counters)
+
+
+@pytest.mark.parametrize('k', [1, 2, 3, 7, 15])
+def test_row_index_at_an_exact_multiple_of_step_is_the_row_that_starts_there(k):
+    # 0.03 / 0.01 evaluates to 2.9999...: the row that starts at k * step must cover it.
+    assert row_index(0.0, 0.01, 16, k * 0.01) == k
+    assert row_index(100.0, 0.01, 16, 100.0 + k * 0.01 - 1e-6) == k - 1

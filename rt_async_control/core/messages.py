@@ -97,7 +97,9 @@ def row_index(stamp: float, step: float, horizon: int, now: float) -> int:
     elapsed = now - stamp
     if elapsed <= 0.0 or step == math.inf:
         return 0
-    k = int(elapsed / step)
+    # The relative nudge makes an exact multiple of ``step`` (0.03 / 0.01 = 2.9999...) land
+    # on the row it starts, not the one before.
+    k = int(elapsed / step * (1.0 + 1e-12))
     return k if k < horizon else horizon - 1
 
 

@@ -68,7 +68,9 @@ class SimRole:
         self.episode_start = math.nan
         self._t0 = math.nan
         self._episode_offset = 0.0   # sim seconds of the episodes already finished
-        self._next_state = math.inf
+        # The next state is due at ``_t0 + _next_index * state_period_s``: an index, not a
+        # running sum, so hours of periods accumulate no rounding error.
+        self._next_index = 1
 
     @classmethod
     def from_config(cls, config: object) -> SimRole:
@@ -96,7 +98,7 @@ class SimRole:
         self._t0 = float(now)
         self._episode_offset = -self.sim.time
         self.episode_start = self.host_time(0.0)
-        self._next_state = now + self.state_period_s
+        self._next_index = 1
         return self._stamped(self.sim.state())
 
     def sim_time(self, now: float) -> float:
@@ -128,15 +130,18 @@ class SimRole:
         """
         self._catch_up(now)
         # A host computing ``now`` as a sum of periods lands a few float steps short of due.
-        if now < self._next_state - TIME_TOLERANCE_S:
+        due = self.next_state_due()
+        if now < due - TIME_TOLERANCE_S:
             return None
-        periods = max(1, math.floor((now - self._next_state) / self.state_period_s) + 1)
-        self._next_state += periods * self.state_period_s
+        periods = max(1, math.floor((now - due) / self.state_period_s) + 1)
+        self._next_index += periods
         return self._stamped(self.sim.state())
 
     def next_state_due(self) -> float:
-        """Return the host time at which the next state is due."""
-        return self._next_state
+        """Return the host time at which the next state is due (``inf`` before start)."""
+        if math.isnan(self._t0):
+            return math.inf
+        return self._t0 + self._next_index * self.state_period_s
 
     def _catch_up(self, now: float) -> None:
         if math.isnan(self._t0):
