@@ -144,12 +144,43 @@ def test_chunk_from_an_unknown_worker_is_refused():
 
 
 def test_planned_commands_follow_the_freshest_chunk():
-    role = _role(1)
+    role = _role(1, mode='exp_time')
     role.start(0.0)
     role.on_action(_chunk(0, 0.0, 0.02, value=3.0), 0.02)
     plan = role.planned(0.03, 4)
     assert plan.shape == (4, 3)
     np.testing.assert_array_equal(plan, 3.0)
+
+
+@pytest.mark.parametrize('mode, acts_from', [('max_time', 0.025), ('exp_time', 0.02)])
+def test_max_time_releases_a_chunk_one_padded_cycle_after_its_start(mode, acts_from):
+    # T_max = 25 ms; the inference took 20 ms. max_time pads to the maximum: the action acts
+    # from started + T_max; exp_time uses it on arrival (fresher, unevenly spaced).
+    role = _role(1, mode=mode, inference=0.025)
+    role.start(0.0)
+    assert role.on_action(_chunk(0, 0.0, 0.02, value=3.0), 0.02) is None
+    for now in (0.02, 0.0249, acts_from, 0.03):
+        decision = role.tick(now)
+        expected = 3.0 if now >= acts_from else 0.0
+        np.testing.assert_array_equal(decision.command, expected, err_msg=f'{mode} at {now}')
+    assert role.schedule.cycle == pytest.approx(0.025)
+
+
+def test_max_time_releases_a_new_maximum_at_once():
+    # The chunk that sets a new maximum is its own padded cycle: no extra wait.
+    role = _role(1, mode='max_time', inference=0.025)
+    role.start(0.0)
+    role.on_action(_chunk(0, 0.0, 0.04, value=2.0), 0.04)
+    np.testing.assert_array_equal(role.tick(0.04).command, 2.0)
+
+
+def test_a_malformed_chunk_is_refused_on_arrival_even_when_its_release_is_later():
+    role = _role(1, mode='max_time', inference=0.025)
+    role.start(0.0)
+    bad = ActionChunk(observation_stamp=0.0, worker_id=0, inference_time=0.01,
+                      actions=np.full((1, 3), math.nan), started=0.0)
+    assert role.on_action(bad, 0.01) == 'non_finite'
+    assert role.health[0].rejected == 1
 
 
 def test_silent_worker_leaves_the_schedule_and_its_next_chunk_brings_it_back():

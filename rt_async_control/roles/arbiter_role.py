@@ -11,6 +11,12 @@ spreads the cycle over the others (``Schedule.set_active``); a host that sees a 
 exit says so at once (:meth:`ArbiterRole.worker_exited`). The worker's next chunk (a frozen one
 resumed, a restarted one) makes it active again. A simulator reset (new episode) reaches
 :meth:`ArbiterRole.on_reset`: chunks computed from states before it are dropped and refused.
+
+Under max_time a chunk is *released* to the arbiter only at ``started + T_max`` (the paper's
+padding to the maximum: the action takes effect one full cycle after its worker started, so
+actions arrive exactly ``T_max / N`` apart whatever each inference took; the cost is age).
+Its report reaches the schedule on arrival. exp_time, manual and none release on arrival:
+fresher actions, uneven spacing when inference time varies.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import numpy as np
 
 from rt_async_control.core.arbiter import Arbiter, Decision
 from rt_async_control.core.config import StackConfig
-from rt_async_control.core.messages import ActionChunk
+from rt_async_control.core.messages import ActionChunk, chunk_problem
 from rt_async_control.core.schedule import apply_config, make_schedule, Schedule
+from rt_async_control.core.schedule_grid import tolerance
 from rt_async_control.core.stats import TickStats
 from rt_async_control.errors import InputError
 
@@ -103,6 +110,8 @@ class ArbiterRole:
         self.active_changes = 0
         self.last_reset = math.nan
         self._next_liveness = -math.inf
+        # max_time chunks waiting for their padded release: (release time, chunk), arrival order.
+        self._held: list[tuple[float, ActionChunk]] = []
 
     @classmethod
     def for_task(cls, config: StackConfig, num_workers: int, task: object) -> ArbiterRole:
@@ -142,12 +151,6 @@ class ArbiterRole:
         if not health.active and not chunk.started <= health.exited_at:
             health.active = True
             self._apply_active(now)
-        reason = self.arbiter.offer(chunk, now)
-        if reason is not None:
-            health.rejected += 1
-            health.last_reason = reason
-        else:
-            self._accepted[worker] += 1
         # A refused chunk still took the worker's time: the schedule needs the report anyway
         # (unless it is from an exited process, which the schedule would take back).
         if health.active and math.isfinite(chunk.started) and (
@@ -155,7 +158,53 @@ class ArbiterRole:
             self.schedule.report(worker, chunk.started, chunk.inference_time)
             self.stats.record_inference(worker, chunk.inference_time)
             self.reports[worker] += 1
+        release = self.release_time(chunk)
+        # A malformed chunk is refused (and counted) on arrival, never held.
+        if release > self._release_bound(now) and chunk_problem(chunk, self.action_dim) is None:
+            self._held.append((release, chunk))
+            return None
+        return self._offer(chunk, now)
+
+    def release_time(self, chunk: ActionChunk) -> float:
+        """Return when ``chunk`` may act: ``started + T_max`` under max_time, else on arrival.
+
+        Read after the chunk's report, so a new maximum (``T_max`` = its own inference time)
+        releases at once.
+
+        :param chunk: a chunk that has been reported to the schedule.
+        :return: host time, seconds (``-inf``: no padding).
+        """
+        if self.schedule.mode != 'max_time' or not math.isfinite(chunk.started):
+            return -math.inf
+        return chunk.started + self.schedule.cycle
+
+    def _offer(self, chunk: ActionChunk, now: float) -> str | None:
+        health = self.health[chunk.worker_id]
+        reason = self.arbiter.offer(chunk, now)
+        if reason is not None:
+            health.rejected += 1
+            health.last_reason = reason
+        else:
+            self._accepted[chunk.worker_id] += 1
         return reason
+
+    def _release_bound(self, now: float) -> float:
+        # ``started + cycle`` computed in floats can land a rounding step past the tick it is
+        # due at; the schedule's own tolerance for "the same instant" absorbs that.
+        return now + tolerance(now, self.schedule.cycle)
+
+    def _release_held(self, now: float) -> None:
+        held = self._held
+        if not held:
+            return
+        bound = self._release_bound(now)
+        keep = []
+        for release, chunk in held:
+            if release <= bound:
+                self._offer(chunk, now)
+            else:
+                keep.append((release, chunk))
+        self._held = keep
 
     def tick(self, now: float) -> Decision:
         """Decide and record the command of the tick at ``now``.
@@ -165,6 +214,7 @@ class ArbiterRole:
         """
         if now >= self._next_liveness:
             self.check_liveness(now)
+        self._release_held(now)
         decision = self.arbiter.tick(now)
         self.stats.record_tick(now, decision)
         key = None
