@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any, NoReturn
 
 from rt_async_control.errors import InputError
 
@@ -18,9 +19,38 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit code 2.
+
+    argparse prints the usage block before the error; bad input is one line everywhere in
+    this tool (``--help`` still shows the usage). Sub-command parsers inherit the class.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Make the parser; ``commands`` maps sub-command names to their parsers."""
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, OneLineParser] = {}
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        """Parse; arguments no parser knows are reported by the sub-command's parser."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = self.commands.get(getattr(parsed, 'command', None) or '', self)
+            command.error(f'unrecognized arguments: {" ".join(extra)}')
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message> (see <prog> --help)`` and exit with code 2.
+
+        :param message: argparse's reason.
+        """
+        message = ' '.join(message.split())
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command that is installed."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog='rt-async-control',
         description='Staggered asynchronous inference for realtime control.',
     )
@@ -35,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
+        parser.commands[name] = command
     return parser
 
 

@@ -11,12 +11,15 @@ import pytest
 
 from rt_async_control.core.config import (
     ArbiterConfig,
+    check_joint_names,
+    HostConfig,
     InferenceConfig,
     SimConfig,
     StackConfig,
     to_params,
 )
 from rt_async_control.core.parameters import (
+    HOST,
     node_parameters,
     NODES,
     PARAMETERS,
@@ -28,7 +31,7 @@ from rt_async_control.errors import InputError
 from rt_async_control.resources import share_path
 
 SECTIONS = {'stack': StackConfig, 'sim': SimConfig, 'inference': InferenceConfig,
-            'arbiter': ArbiterConfig, 'schedule': ScheduleConfig}
+            'arbiter': ArbiterConfig, 'schedule': ScheduleConfig, HOST: HostConfig}
 
 
 def test_every_parameter_maps_to_a_field_with_its_default():
@@ -163,3 +166,47 @@ def test_cross_node_rule_applies_only_when_both_nodes_are_known():
     with pytest.raises(InputError, match='emulate_mean_s = 0.3'):
         StackConfig().with_values('inference', slow)
     StackConfig.from_params({'inference': slow, 'arbiter': {'max_action_age_s': 0.5}})
+
+
+def test_host_parameters_are_in_the_table_and_kept_apart():
+    # One parameter file serves ROS and the embedded runtime: the host's parameters load.
+    host = {d.name for d in section_parameters(HOST)}
+    assert host == {'realtime_priority', 'worker_index', 'joint_names'}
+    assert {'realtime_priority', 'joint_names'} <= set(node_parameters('arbiter'))
+    assert 'worker_index' in node_parameters('inference')
+    config = StackConfig.from_params({
+        'sim': {'realtime_priority': 40},
+        'inference': {'worker_index': 2, 'joint_names': ['a', 'b']},
+        'arbiter': {'realtime_priority': 90, 'joint_names': ['b']}})
+    assert config.host == HostConfig(sim_realtime_priority=40, worker_index=2,
+                                     state_joint_names=('a', 'b'),
+                                     arbiter_realtime_priority=90,
+                                     command_joint_names=('b',))
+    assert (config.host.realtime_priority('arbiter'), config.host.realtime_priority('sim'),
+            config.host.realtime_priority('worker_0')) == (90, 40, 0)
+    # The control law does not see them; a live change elsewhere keeps them.
+    assert config.arbiter == StackConfig().arbiter
+    assert config.with_values('arbiter', {'ramp_in_s': 1.0}).host == config.host
+    assert StackConfig.from_params(to_params(config)) == config
+    with pytest.raises(InputError, match='arbiter.realtime_priority = 120'):
+        StackConfig.from_params({'arbiter': {'realtime_priority': 120}})
+    with pytest.raises(InputError, match=r'inference.joint_names = 3 \(int\)'):
+        StackConfig.from_params({'inference': {'joint_names': 3}})
+
+
+def test_joint_names_must_be_the_tasks_for_the_embedded_runtime():
+    check_joint_names((), ('slider', 'hinge'), 'x.joint_names', 'cartpole')  # unset: fine
+    check_joint_names(['slider', 'hinge'], ('slider', 'hinge'), 'x.joint_names', 'cartpole')
+    with pytest.raises(InputError) as info:
+        check_joint_names(['slider', 'shoulder_pan'], ('slider', 'hinge'), 'x.joint_names',
+                          'cartpole')
+    message = str(info.value)
+    assert "unknown joint 'shoulder_pan'" in message and "['slider', 'hinge']" in message
+    assert message.startswith('x.joint_names') and '\n' not in message
+    for bad in (['hinge', 'slider'], ['slider']):
+        with pytest.raises(InputError, match="in its order, \\['slider', 'hinge'\\]"):
+            check_joint_names(bad, ('slider', 'hinge'), 'x.joint_names', 'cartpole')
+    config = StackConfig.from_params({'arbiter': {'joint_names': ['slider']}})
+    with pytest.raises(InputError, match="arbiter.joint_names = \\['slider'\\]: unknown"):
+        config.check_joint_names(('slider', 'hinge'), ('hinge',))
+    config.check_joint_names(('slider', 'hinge'), ('slider',))

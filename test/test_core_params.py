@@ -122,3 +122,20 @@ def test_shipped_config_uses_exact_ros_types(path):
 
 def test_there_is_one_config_per_task():
     assert {p.stem for p in SHIPPED} >= {'pendulum', 'cartpole', 'arm'}
+
+
+def test_host_parameters_of_ros_load_for_the_embedded_runtime_too(tmp_path):
+    # The file ros2 launch gets, with the ROS host's parameters, loads for `run` as well.
+    path = tmp_path / 'host.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    task: cartpole\n'
+                    'sim:\n  ros__parameters:\n    realtime_priority: 50\n'
+                    'inference:\n  ros__parameters:\n    worker_index: 1\n'
+                    '    joint_names: [slider, hinge]\n'
+                    'arbiter:\n  ros__parameters:\n    realtime_priority: 80\n'
+                    '    joint_names: [slider]\n')
+    params = load_params(path)
+    assert params['arbiter']['joint_names'] == ('slider',)
+    host = load_stack_config(path).host
+    assert (host.sim_realtime_priority, host.worker_index, host.state_joint_names,
+            host.arbiter_realtime_priority, host.command_joint_names) == (
+        50, 1, ('slider', 'hinge'), 80, ('slider',))

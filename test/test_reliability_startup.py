@@ -131,7 +131,7 @@ def _cases(tmp: Path) -> dict[str, Case]:
         'unknown_joint_names': Case([str(edited_config(
             tmp, 'joints.yaml', '    schedule: max_time',
             '    joint_names: [shoulder_pan]\n    schedule: max_time')), *model],
-            ('joint_names',)),
+            ('arbiter.joint_names', "unknown joint 'shoulder_pan'", "['hinge']")),
         'malformed_yaml': Case([str(edited_config(
             tmp, 'malformed.yaml', 'num_workers: 0', 'num_workers: [0'))],
             ('malformed.yaml', 'malformed YAML')),
@@ -150,6 +150,8 @@ def _cases(tmp: Path) -> dict[str, Case]:
             ('num_workers', '-2')),
         'workers_option_zero': Case([cfg, *model, '--workers', '0'], ('--workers', '0')),
         'workers_option_negative': Case([cfg, *model, '--workers', '-3'], ('--workers', '-3')),
+        'workers_option_word': Case([cfg, *model, '--workers', 'many'], ('--workers', 'many')),
+        'unknown_option': Case([cfg, *model, '--fastest'], ('--fastest',)),
         'period_below_sim_step': Case([str(edited_config(
             tmp, 'period.yaml', 'control_period_s: 0.01 ', 'control_period_s: 0.001 ')),
             *model], ('control_period_s', '0.001', 'step')),
@@ -197,7 +199,8 @@ CASE_NAMES = ('missing_onnx', 'corrupt_onnx', 'model_for_other_task', 'model_dim
               'unknown_joint_names', 'malformed_yaml', 'missing_config', 'out_of_range',
               'wrong_type', 'unknown_choice', 'negative_num_workers', 'period_below_sim_step',
               'default_command_length', 'param_out_of_range', 'param_malformed',
-              'fault_plan_malformed', 'fault_plan_worker_missing')
+              'fault_plan_malformed', 'fault_plan_worker_missing', 'workers_option_word',
+              'unknown_option')
 
 
 @pytest.mark.parametrize('name', CASE_NAMES)
@@ -214,9 +217,6 @@ def test_bad_workers_option_exits_2_and_names_it(name: str, outcomes: dict[str, 
     assert not outcome.survivors and not outcome.segments
 
 
-@pytest.mark.xfail(reason='argparse prints its usage lines before the error line; needs '
-                          'commands/run.py _workers() to let prepare() raise InputError '
-                          '(or cli.py to print only the error line)', strict=False)
 @pytest.mark.parametrize('name', ('workers_option_zero', 'workers_option_negative'))
 def test_bad_workers_option_is_one_line(name: str, outcomes: dict[str, Outcome]):
     _check(name, outcomes)

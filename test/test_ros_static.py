@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rt_async_control.core.parameters import node_parameters, NODES
+from rt_async_control.core.parameters import HOST, node_parameters, NODES
 from rt_async_control.errors import InputError
 from rt_async_control.nodes.host_parameters import robot_joint_names, ROS_ONLY
 from rt_async_control.nodes.launch_support import (
@@ -103,11 +103,16 @@ def test_nodes_read_only_declared_parameters(executable):
     assert popped == {d.name for d in ROS_ONLY[node]}
 
 
-def test_ros_only_parameters_are_well_formed():
+def test_ros_only_parameters_come_from_the_one_table():
+    # One place for every parameter name: the host's are the table's section 'host'.
+    assert set(ROS_ONLY) == set(NODES)
+    assert {d.name for d in ROS_ONLY['sim']} == {'realtime_priority'}
+    assert {d.name for d in ROS_ONLY['inference']} == {'worker_index', 'joint_names'}
+    assert {d.name for d in ROS_ONLY['arbiter']} == {'realtime_priority', 'joint_names'}
     for node, definitions in ROS_ONLY.items():
-        assert node in NODES
         for definition in definitions:
-            assert definition.name not in node_parameters(node), definition.name
+            assert node_parameters(node)[definition.name] is definition
+            assert definition.section == HOST and definition.node == node
             assert definition.check(definition.default) == definition.default
             assert definition.read_only
 

@@ -8,7 +8,7 @@ the bad value. Defaults come from the same table, so a default exists in one pla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from rt_async_control.core.parameters import (
     check_node_values,
     default_of,
+    HOST,
     node_parameters,
     NODES,
     ParameterDef,
@@ -132,6 +133,62 @@ class ArbiterConfig:
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """Parameters of the host only (table section ``host``): how the nodes are run.
+
+    The ROS nodes use all of them. The embedded runtime numbers its workers itself
+    (``worker_index`` is accepted and unused), uses a priority above 0 instead of its own
+    default for that process (0: its default; ``--no-realtime`` turns SCHED_FIFO off) and, as
+    it drives the task's own simulator, accepts only the task's joint names
+    (:meth:`StackConfig.check_joint_names`).
+
+    :param sim_realtime_priority: ``sim.realtime_priority``.
+    :param worker_index: ``inference.worker_index``.
+    :param state_joint_names: ``inference.joint_names``, the robot's names of the state joints.
+    :param arbiter_realtime_priority: ``arbiter.realtime_priority``.
+    :param command_joint_names: ``arbiter.joint_names``, the robot's names of the actuated
+        joints.
+    """
+
+    sim_realtime_priority: int = default_of('sim', 'realtime_priority')
+    worker_index: int = default_of('inference', 'worker_index')
+    state_joint_names: tuple[str, ...] = default_of('inference', 'joint_names')
+    arbiter_realtime_priority: int = default_of('arbiter', 'realtime_priority')
+    command_joint_names: tuple[str, ...] = default_of('arbiter', 'joint_names')
+
+    def __post_init__(self) -> None:
+        """Check every field against the parameter table."""
+        _validate(self, section_parameters(HOST))
+
+    def realtime_priority(self, process: str) -> int:
+        """Return the priority set for ``'sim'`` or ``'arbiter'`` (0: none set)."""
+        return {'sim': self.sim_realtime_priority,
+                'arbiter': self.arbiter_realtime_priority}.get(process, 0)
+
+
+def check_joint_names(given: Sequence[str], task_joints: Sequence[str], name: str,
+                      task: str) -> None:
+    """Check a ``joint_names`` parameter for a host that drives the task's own simulator.
+
+    :param given: the parameter (empty: nothing to check).
+    :param task_joints: the task's joints it must name, in order.
+    :param name: the qualified parameter name, for the error.
+    :param task: the task name, for the error.
+    :raises InputError: a name that is not one of the task's joints, or not all of them in
+        the task's order.
+    """
+    if not given:
+        return
+    unknown = [j for j in given if j not in task_joints]
+    if unknown:
+        raise InputError(f'{name} = {list(given)!r}: unknown joint {unknown[0]!r}; task '
+                         f'{task!r} has {list(task_joints)!r}')
+    if tuple(given) != tuple(task_joints):
+        raise InputError(f'{name} = {list(given)!r}: must list the joints of task {task!r} '
+                         f'in its order, {list(task_joints)!r}')
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole stack: shared timing, and each node's settings.
 
@@ -143,6 +200,7 @@ class StackConfig:
     :param inference: worker settings.
     :param arbiter: arbiter settings.
     :param schedule: stagger schedule settings.
+    :param host: parameters of the host only (priorities, worker index, joint names).
     """
 
     task: str = default_of(SHARED, 'task')
@@ -153,6 +211,7 @@ class StackConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     arbiter: ArbiterConfig = field(default_factory=ArbiterConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    host: HostConfig = field(default_factory=HostConfig)
 
     def __post_init__(self) -> None:
         """Check the shared fields and the rules that span several nodes."""
@@ -201,6 +260,21 @@ class StackConfig:
             raise InputError(f'arbiter.default_command = {list(command)!r}: has {len(command)} '
                              f'entries, task {self.task!r} has {action_dim} actuated joints')
 
+    def check_joint_names(self, state_joints: Sequence[str],
+                          actuated_joints: Sequence[str]) -> None:
+        """Check ``joint_names`` for a host that drives the task's own simulator (no robot).
+
+        Not for the ROS nodes, where the names are the robot's and may differ from the task's.
+
+        :param state_joints: the task's joints, in order.
+        :param actuated_joints: the task's actuated joints, in order.
+        :raises InputError: see :func:`check_joint_names`.
+        """
+        check_joint_names(self.host.state_joint_names, state_joints, 'inference.joint_names',
+                          self.task)
+        check_joint_names(self.host.command_joint_names, actuated_joints,
+                          'arbiter.joint_names', self.task)
+
     @classmethod
     def from_params(cls, params: Mapping[str, Mapping[str, Any]],
                     where: str = '') -> StackConfig:
@@ -225,13 +299,14 @@ class StackConfig:
                 known = node_parameters(node)
                 effective[node] = {k: v for k, v in wildcard.items() if k in known}
                 effective[node].update(checked.get(node, {}))
-        kwargs: dict[str, dict[str, Any]] = {s: {} for s in ('stack', *NODES, 'schedule')}
+        kwargs: dict[str, dict[str, Any]] = {s: {} for s in ('stack', *NODES, 'schedule',
+                                                             HOST)}
         for node, values in effective.items():
             for name, value in values.items():
                 definition = node_parameters(node)[name]
                 target = kwargs.get(definition.section)
                 if target is None:
-                    continue  # a parameter of the host only, not of the core config
+                    continue  # a section the config does not keep
                 if definition.node == SHARED and target.get(definition.field, value) != value:
                     shown = ', '.join(f'{n}={v[name]!r}' for n, v in effective.items()
                                       if name in v)
@@ -246,7 +321,8 @@ class StackConfig:
                             **kwargs['sim'])
             config = cls(sim=sim, inference=InferenceConfig(**kwargs['inference']),
                          arbiter=ArbiterConfig(**kwargs['arbiter']),
-                         schedule=ScheduleConfig(**kwargs['schedule']), **stack)
+                         schedule=ScheduleConfig(**kwargs['schedule']),
+                         host=HostConfig(**kwargs[HOST]), **stack)
             if {'inference', 'arbiter'} <= set(effective):
                 config.check_across_nodes()
             return config
@@ -283,7 +359,7 @@ def to_params(config: StackConfig) -> dict[str, dict[str, Any]]:
     :return: node name -> parameter name -> value.
     """
     sections = {'stack': config, 'sim': config.sim, 'inference': config.inference,
-                'arbiter': config.arbiter, 'schedule': config.schedule}
+                'arbiter': config.arbiter, 'schedule': config.schedule, HOST: config.host}
     return {node: {name: getattr(sections[d.section], d.field)
                    for name, d in node_parameters(node).items() if d.section in sections}
             for node in NODES}

@@ -22,6 +22,12 @@ that is not ``read_only`` may be changed while running: the node builds the new 
 Shared parameters live in the ``/**`` section of a parameter file and are declared by every
 node; the others belong to one node (``sim``, ``inference``, ``arbiter``). Array values may
 be lists, tuples, ``array.array`` (what rclpy returns) or 1-D numpy arrays.
+
+Parameters of section :data:`HOST` concern how a host runs a node, not the control law: which
+worker a ROS process is, the SCHED_FIFO priority of a timing thread, the robot's joint names.
+They are in this table so that one parameter file serves ``ros2 launch`` and
+``rt-async-control run`` alike; the typed config keeps them apart (``StackConfig.host``) and
+each host honours what applies to it (see :class:`~.config.HostConfig`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import numpy as np
 from rt_async_control.errors import InputError
 
 SHARED = '/**'
+#: The section of the parameters of the host (ROS process or embedded runtime) only.
+HOST = 'host'
 NODES: tuple[str, ...] = ('sim', 'inference', 'arbiter')
 
 # kind -> (rclpy ParameterType member name, what the user should write)
@@ -61,7 +69,7 @@ class ParameterDef:
     :param unit: unit for people (``'s'``, ``'1/s'``, ``''``).
     :param description: what it does and how it interacts with others.
     :param section: the config dataclass it feeds (``stack``, ``sim``, ``inference``,
-        ``arbiter``, ``schedule``).
+        ``arbiter``, ``schedule``, ``host``).
     :param field: the field of that dataclass.
     :param low: inclusive lower bound (each element for arrays), ``None`` for none.
     :param high: inclusive upper bound, ``None`` for none.
@@ -315,6 +323,22 @@ def _build() -> tuple[ParameterDef, ...]:
         p('arbiter', 'command_interface', 'str', 'forward', '', 'output message: forward '
           '(Float64MultiArray) or trajectory (JointTrajectory)', 'arbiter', 'command_interface',
           choices=('forward', 'trajectory'), read_only=True),
+        # host: how a node is run, not what it computes (HostConfig says who honours what).
+        p('sim', 'realtime_priority', 'int', 0, '', 'SCHED_FIFO priority of the stepping '
+          'thread; 0 = normal scheduling (needs CAP_SYS_NICE or rtprio)', HOST,
+          'sim_realtime_priority', low=0, high=99, read_only=True),
+        p('inference', 'worker_index', 'int', 0, '', 'which worker this process is '
+          '(0 .. num_workers-1); selects its start time in the schedule', HOST,
+          'worker_index', low=0, high=255, read_only=True),
+        p('inference', 'joint_names', 'str_array', (), '', "the robot's names of the task's "
+          "state joints, in the task's order; empty = the names in sim/<task>.yaml", HOST,
+          'state_joint_names', read_only=True),
+        p('arbiter', 'realtime_priority', 'int', 0, '', 'SCHED_FIFO priority of the output '
+          'thread; 0 = normal scheduling (needs CAP_SYS_NICE or rtprio)', HOST,
+          'arbiter_realtime_priority', low=0, high=99, read_only=True),
+        p('arbiter', 'joint_names', 'str_array', (), '', "the robot's names of the task's "
+          "actuated joints, in the task's order; empty = the names in sim/<task>.yaml", HOST,
+          'command_joint_names', read_only=True),
     )
 
 

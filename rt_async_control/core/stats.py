@@ -26,7 +26,9 @@ class Window:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 1:
             raise ValueError(f'capacity = {capacity}: must be >= 1')
-        self._buf = np.zeros(capacity)
+        # np.full touches every page now: np.zeros would claim memory as samples arrive,
+        # which a long run would read as growth.
+        self._buf = np.full(capacity, 0.0)
         self._capacity = capacity
         self._index = 0
         self.count = 0

@@ -1,44 +1,23 @@
-"""Parameters of the ROS host only, in the core table's form, and what they mean.
+"""The ROS host's own parameters (worker index, real-time priority, robot joint names).
 
-ROS-free (tests and launch files read it without rclpy). The core config never sees these:
-which worker a process is, the real-time priority of a timing thread, the robot's names of the
-task's joints.
+ROS-free (tests and launch files read it without rclpy). They are defined in the one
+parameter table (:mod:`rt_async_control.core.parameters`, section ``host``) like every other
+parameter, so the same parameter file serves ``ros2 launch`` and ``rt-async-control run``; a
+node takes them out of its values before building the core config, which keeps them apart in
+``StackConfig.host``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rt_async_control.core.parameters import ParameterDef
+from rt_async_control.core.parameters import HOST, node_parameters, NODES, ParameterDef
 from rt_async_control.errors import InputError
 
-
-def _joint_names_parameter(node: str) -> ParameterDef:
-    return ParameterDef(node, 'joint_names', 'str_array', (), '', "the robot's names of the "
-                        "task's joints, in the task's order (state joints for the workers, "
-                        'actuated joints for the arbiter); empty = the names in '
-                        'sim/<task>.yaml', 'ros', 'joint_names', read_only=True)
-
-
-#: Parameters of the ROS host only (not part of the core config), by node.
+#: The host parameters of each node, from the table (what a node pops from its values).
 ROS_ONLY: dict[str, tuple[ParameterDef, ...]] = {
-    'sim': (
-        ParameterDef('sim', 'realtime_priority', 'int', 0, '', 'SCHED_FIFO priority of the '
-                     'stepping thread; 0 = normal scheduling (needs CAP_SYS_NICE or rtprio)',
-                     'ros', 'realtime_priority', low=0, high=99, read_only=True),
-    ),
-    'inference': (
-        ParameterDef('inference', 'worker_index', 'int', 0, '', 'which worker this process '
-                     'is (0 .. num_workers-1); selects its start time in the schedule',
-                     'ros', 'worker_index', low=0, high=255, read_only=True),
-        _joint_names_parameter('inference'),
-    ),
-    'arbiter': (
-        ParameterDef('arbiter', 'realtime_priority', 'int', 0, '', 'SCHED_FIFO priority of '
-                     'the output thread; 0 = normal scheduling (needs CAP_SYS_NICE or rtprio)',
-                     'ros', 'realtime_priority', low=0, high=99, read_only=True),
-        _joint_names_parameter('arbiter'),
-    ),
+    node: tuple(d for d in node_parameters(node).values() if d.section == HOST)
+    for node in NODES
 }
 
 

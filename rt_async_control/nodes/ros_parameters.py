@@ -7,9 +7,9 @@ default, unit, range, description and live-ness are written. Here each definitio
 from all current values plus the proposed ones validates, so an invalid value is rejected with
 the core's one-line reason and the old value stays.
 
-A few parameters concern only the ROS host (which worker a process is, the real-time priority
-of a timing thread, the robot's joint names); they are listed in
-:data:`~rt_async_control.nodes.host_parameters.ROS_ONLY` with the same fields.
+A few parameters concern only the host (which worker a process is, the real-time priority
+of a timing thread, the robot's joint names); they are in the same table (section ``host``,
+listed per node in :data:`~rt_async_control.nodes.host_parameters.ROS_ONLY`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from rclpy.parameter import Parameter
 
 from rt_async_control.core.parameters import node_parameters, ParameterDef
 from rt_async_control.errors import InputError
-from rt_async_control.nodes.host_parameters import ROS_ONLY
 
 T = TypeVar('T')
 
@@ -77,14 +76,12 @@ def plain(value: Any) -> Any:
 
 
 def definitions(node_name: str) -> dict[str, ParameterDef]:
-    """Return every parameter a node declares: the core table's, then the ROS-only ones.
+    """Return every parameter a node declares: the table's shared ones, then its own.
 
     :param node_name: ``'sim'``, ``'inference'`` or ``'arbiter'``.
-    :return: name -> definition.
+    :return: name -> definition (host parameters included).
     """
-    table = dict(node_parameters(node_name))
-    table.update({d.name: d for d in ROS_ONLY.get(node_name, ())})
-    return table
+    return dict(node_parameters(node_name))
 
 
 def declare_all(node: Node, node_name: str) -> dict[str, Any]:
@@ -139,7 +136,7 @@ def core_values(node_name: str, values: Mapping[str, Any]) -> dict[str, dict[str
     ``'/**'``: the core treats a ``'/**'`` section as a whole parameter file and then checks
     the rules between nodes against the *other* nodes' defaults (a worker would be refused an
     ``emulate_mean_s`` above the default ``max_action_age_s`` that the arbiter does not use).
-    ROS-only parameters are left out.
+    The host parameters go along; the config keeps them apart (``StackConfig.host``).
 
     :param node_name: ``sim``, ``inference`` or ``arbiter``.
     :param values: name -> value, as :func:`declare_all` returns.

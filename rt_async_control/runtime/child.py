@@ -25,6 +25,11 @@ import numpy as np
 
 from rt_async_control.core.config import StackConfig
 from rt_async_control.runtime.channels import Channel, channel_name
+from rt_async_control.runtime.event_log import (
+    capacity_for,
+    Log,  # noqa: F401 - the child bodies import it from here
+    set_default_capacity,
+)
 from rt_async_control.runtime.records import Layout
 from rt_async_control.runtime.timing import try_realtime
 
@@ -114,6 +119,7 @@ def child_entry(main: Callable[[ChildSpec, Any], None], spec: ChildSpec, queue: 
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminate)
+    set_default_capacity(log_capacity(spec))
     try:
         main(spec, queue)
     except SystemExit:
@@ -126,14 +132,46 @@ def child_entry(main: Callable[[ChildSpec, Any], None], spec: ChildSpec, queue: 
         raise SystemExit(1) from None
 
 
+def log_capacity(spec: ChildSpec) -> int:
+    """Return the rows of the child's event logs: its planned run at its fastest rate.
+
+    The simulator logs every state period, the others at most about once per control period
+    (a worker infers less often; the arbiter's action log gets about one chunk per tick).
+
+    :param spec: the child's spec.
+    :return: rows per :class:`~.event_log.Log` (the ring keeps the newest rows beyond).
+    """
+    config = spec.config
+    period = config.state_period_s if spec.name == 'sim' else config.control_period_s
+    return capacity_for(spec.duration_s, 1.0 / period)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def realtime_priority(spec: ChildSpec) -> int:
+    """Return the SCHED_FIFO priority the child asks for (0: leave the scheduler alone).
+
+    The parameter file's ``realtime_priority`` of the simulator or the arbiter, when above 0,
+    replaces the launcher's default for that process; realtime turned off (priority 0, as
+    ``--no-realtime`` gives) stays off.
+
+    :param spec: the child's spec.
+    :return: the priority.
+    """
+    chosen = spec.config.host.realtime_priority(spec.name)
+    return chosen if spec.priority > 0 and chosen > 0 else spec.priority
+
+
 def set_realtime(spec: ChildSpec) -> str:
-    """Try SCHED_FIFO and the CPU affinity of ``spec``; return the one-line outcome."""
+    """Try SCHED_FIFO (:func:`realtime_priority`) and the CPU affinity of ``spec``.
+
+    :param spec: the child's spec.
+    :return: the one-line outcome.
+    """
     cpus = set(spec.cpus) if spec.cpus is not None else None
-    return try_realtime(spec.priority, cpus)
+    return try_realtime(realtime_priority(spec), cpus)
 
 
 def ready(spec: ChildSpec, queue: Any, **info: Any) -> None:
@@ -163,24 +201,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
-
-
-class Log:
-    """Append-only columns of floats (cheap per event, one array per column at the end).
-
-    :param columns: column names.
-    """
-
-    def __init__(self, *columns: str) -> None:
-        """Start empty columns."""
-        self.columns = {name: [] for name in columns}
-
-    def add(self, *values: float) -> None:
-        """Append one row (one value per column, in order)."""
-        for column, value in zip(self.columns.values(), values):
-            column.append(value)
-
-    def arrays(self, prefix: str = '') -> dict[str, np.ndarray]:
-        """Return the columns as float64 arrays, names prefixed."""
-        return {prefix + name: np.asarray(values, dtype=np.float64)
-                for name, values in self.columns.items()}

@@ -161,6 +161,9 @@ def prepare(options: RunOptions) -> RunPlan:
         config = config.with_values('arbiter', {'schedule': options.schedule})
     task = load_task(config.task)
     config.check_task(task.timestep_s, task.action_dim)
+    # The parameter file may name joints for ROS; this runtime drives the task's own
+    # simulator, so any names given must be the task's.
+    config.check_joint_names(task.joint_names, task.actuated_joints)
 
     from rt_async_control.policy.onnx_policy import OnnxPolicy
 

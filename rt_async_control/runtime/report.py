@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rt_async_control.runtime.event_log import Column, column, quantiles
 from rt_async_control.runtime.launcher import RunResult
 
 # The table rows: (label, key path in the summary, format).
@@ -39,16 +40,20 @@ ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
-def _quantiles(values: np.ndarray, scale: float, keys: tuple[str, ...] = ('p50', 'p99', 'max')
-               ) -> dict[str, float]:
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return {k: math.nan for k in keys}
-    out = {'p50': float(np.percentile(values, 50)) * scale,
-           'p99': float(np.percentile(values, 99)) * scale,
-           'max': float(values.max()) * scale}
-    return {k: out[k] for k in keys}
+def _quantiles(columns: Column | list[Column], scale: float,
+               keys: tuple[str, ...] = ('p50', 'p99', 'max')) -> dict[str, float]:
+    # Exact while the logs hold every row; from their whole-run histograms once they wrapped.
+    columns = columns if isinstance(columns, list) else [columns]
+    levels = {'p50': 0.5, 'p99': 0.99, 'max': 1.0}
+    values = quantiles(columns, [levels[k] for k in keys])
+    return {k: v * scale for k, v in zip(keys, values)}
+
+
+def _steady_inaction(fresh: Column) -> float:
+    # Ticks without a fresh action from the first fresh one on (all of them if none was).
+    if fresh.first_nonzero < 0:
+        return 1.0 if fresh.rows else math.nan
+    return fresh.zero_ratio_from_first_nonzero()
 
 
 def build_summary(result: RunResult) -> dict[str, Any]:
@@ -60,20 +65,16 @@ def build_summary(result: RunResult) -> dict[str, Any]:
     sim = children.get('sim', {})
     workers = {int(name.split('_')[1]): entry for name, entry in children.items()
                if name.startswith('worker_')}
-    fresh = arrays.get('tick_fresh', np.zeros(0))
-    first = np.flatnonzero(fresh)
-    steady = fresh[first[0]:] if len(first) else fresh
-    state_latency = np.concatenate([w['npz']['state_latency'] for w in workers.values()
-                                    if 'npz' in w] or [np.zeros(0)])
-    action_latency = arrays.get('action_latency', np.zeros(0))
-    command_latency = sim.get('npz', {}).get('command_latency', np.zeros(0))
+    state_latency = [column(w['npz'], 'state_latency') for w in workers.values() if 'npz' in w]
+    action_latency = column(arrays, 'action_latency')
+    command_latency = column(sim.get('npz', {}), 'command_latency')
     per_worker = {}
     for info in arbiter.get('workers', []):
         i = int(info['worker'])
-        inference = workers.get(i, {}).get('npz', {}).get('inference_time', np.zeros(0))
+        inference = column(workers.get(i, {}).get('npz', {}), 'inference_time')
         per_worker[str(i)] = {
             'inference_ms': _quantiles(inference, 1e3),
-            'inference_mean_ms': float(np.mean(inference)) * 1e3 if len(inference) else math.nan,
+            'inference_mean_ms': inference.mean * 1e3,
             'actions': info['actions'], 'selected': info['selected'],
             'rejected': info['rejected'],
             'crashed': result.crashed.get(f'worker_{i}', '').splitlines()[0:1] or None,
@@ -88,22 +89,22 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         # or an action already applied was held); fallback_ticks: the default behaviour acted.
         'inaction_ticks': arbiter.get('stale_ticks', 0),
         'inaction_ratio': arbiter.get('stale_ticks', 0) / max(1, arbiter.get('ticks', 0)),
-        'inaction_ratio_steady': float(np.mean(steady == 0)) if len(steady) else math.nan,
+        'inaction_ratio_steady': _steady_inaction(column(arrays, 'tick_fresh')),
         'fallback_ticks': arbiter.get('fallback_ticks', 0),
         'longest_inaction_ticks': arbiter.get('longest_inaction_ticks', 0),
         'missed_ticks': arbiter.get('missed_ticks', 0),
         'period_error_us': _pick(arbiter.get('period_error_us')),
         'action_age_ms': _pick(arbiter.get('action_age_ms')),
         'transport_latency_us': {
-            **_quantiles(np.concatenate((state_latency, action_latency)), 1e6, ('p50', 'p99')),
+            **_quantiles([*state_latency, action_latency], 1e6, ('p50', 'p99')),
             'state': _quantiles(state_latency, 1e6, ('p50', 'p99')),
             'action': _quantiles(action_latency, 1e6, ('p50', 'p99')),
             'command': _quantiles(command_latency, 1e6, ('p50', 'p99')),
             'note': "receive minus publish time; includes the wait until the reader's own "
                     'deadline (latest-value channels are read at deadlines)',
         },
-        'channel_read_us': _quantiles(arrays.get('action_read_cost', np.zeros(0)), 1e6,
-                                      ('p50', 'p99')),
+        'channel_read_us': _quantiles(column(arrays, 'action_read_cost'), 1e6, ('p50', 'p99')),
+        'log_rows_dropped': _dropped(children),
         'workers': per_worker,
         'num_workers': plan.layout.num_workers,
         'workers_sizing': plan.sizing,
@@ -112,7 +113,8 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         'offsets_s': arbiter.get('offsets_s', []),
         'emulated': {'enabled': emulation.active, 'distribution': emulation.distribution,
                      'mean_s': emulation.mean_s, 'cv': emulation.cv},
-        'real_inference_warmup_ms': _quantiles(np.asarray(plan.real_inference_s), 1e3),
+        'real_inference_warmup_ms': _quantiles(
+            column({'x': np.asarray(plan.real_inference_s)}, 'x'), 1e3),
         'task_return': sim.get('json', {}).get('task_return', math.nan),
         'task_success': sim.get('json', {}).get('task_success', math.nan),
         'episodes': sim.get('json', {}).get('episodes', 0),
@@ -124,6 +126,18 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         'interrupted': result.interrupted,
     }
     return summary
+
+
+def _dropped(children: dict[str, dict[str, Any]]) -> dict[str, int]:
+    # Rows the children's ring logs no longer held at the end (plots show the newest rows;
+    # counts and means stay exact, quantiles come from histograms): none in a planned run.
+    out = {}
+    for name, entry in children.items():
+        logs = [int(v[0]) - len(entry['npz'].get(k[:-4], ())) for k, v in
+                entry.get('npz', {}).items() if k.endswith('@log')]
+        if logs and max(logs) > 0:
+            out[name] = max(logs)
+    return out
 
 
 def _pick(stats: dict[str, Any] | None) -> dict[str, float]:
