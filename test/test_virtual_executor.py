@@ -229,3 +229,49 @@ def test_staggered_run_matches_the_evaluate_rollout_at_that_delay():
     virtual = VirtualExecutor(config, arm, inference_times('fixed', 0.05)).run(seed=0)
     assert virtual.inaction_fraction == 0.0
     assert virtual.task_return == pytest.approx(rollout, rel=0.1)
+
+
+def test_each_mode_is_planned_as_the_paper_plans_it():
+    from rt_async_control.virtual.modes import max_time_quantile, plan_mode
+
+    period, n = 0.01, 600
+    fixed = {m: plan_mode(m, inference_times('fixed', 0.1), period, n, 1.0)
+             for m in ('sequential', 'async', 'max_time', 'exp_time')}
+    assert [p.num_workers for p in fixed.values()] == [1, 10, 10, 10]
+    for cv in (0.1, 0.3):
+        times = inference_times('lognormal', 0.1, cv)
+        plans = {m: plan_mode(m, times, period, n, 1.0) for m in ('async', 'max_time',
+                                                                   'exp_time')}
+        t99 = times.quantile(0.99)
+        # max_time pads to a maximum above the 99th percentile: more workers, older bound;
+        # exp_time sizes N for mean + 1 std: fewer workers than both.
+        assert plans['max_time'].worker_time_s > t99
+        assert plans['max_time'].num_workers > plans['async'].num_workers > (
+            plans['exp_time'].num_workers)
+        assert plans['exp_time'].num_workers == math.ceil(round((1 + cv) * 10, 9))
+        assert plans['max_time'].age_time_s > plans['exp_time'].age_time_s == t99
+        assert plans['max_time'].seed_s == plans['max_time'].worker_time_s
+        # The episode's largest of n draws stays below the planning maximum about 90% of the
+        # time (1 - 0.1 / n per draw).
+        rng = np.random.default_rng(0)
+        maxima = np.array([max(times.draw(rng) for _ in range(n)) for _ in range(200)])
+        assert 0.8 < np.mean(maxima < plans['max_time'].worker_time_s) < 0.98
+    assert max_time_quantile(n) == pytest.approx(1 - 0.1 / n)
+
+
+def test_padded_max_time_acts_every_tick_with_spread(policy):
+    # CV 0.3 at 5 periods: planned max_time has no inaction after start-up, its actions are
+    # as old as the planning maximum; exp_time (fewer workers) is fresher but misses ticks.
+    from rt_async_control.virtual.modes import planned_config
+
+    times = inference_times('lognormal', 0.05, 0.3)
+    out = {}
+    for mode in ('max_time', 'exp_time'):
+        config = planned_config(base(), mode, times)
+        out[mode] = (config.num_workers,
+                     VirtualExecutor(config, policy, times).run(seed=0, duration_s=2.0))
+    (n_max, padded), (n_exp, fresh) = out['max_time'], out['exp_time']
+    assert n_max > n_exp
+    assert padded.inaction_fraction == 0.0 and padded.rejected == 0
+    assert fresh.inaction_fraction > 0.0
+    assert fresh.action_age_mean_s < padded.action_age_mean_s

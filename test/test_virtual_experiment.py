@@ -66,6 +66,10 @@ def test_staggering_removes_inaction_and_keeps_more_return(summary):
 def test_exp_time_is_fresher_than_max_time_when_inference_varies(summary):
     at10 = summary['tasks']['pendulum']['at_10x']['cv=0.3']
     assert at10['exp_time']['action_age_ms'] < at10['max_time']['action_age_ms']
+    # Padding to the planned maximum: no inaction, more workers than exp_time's cycle needs.
+    assert at10['max_time']['inaction_fraction'] == 0.0
+    assert at10['exp_time']['inaction_fraction'] > 0.0
+    assert at10['max_time']['num_workers'] > at10['exp_time']['num_workers'] > 10
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='directory of <task>_small*.onnx (default: the shipped models)')
     parser.add_argument('--slack', type=float, default=None, metavar='PERIODS',
                         help='freshness slack: an action is usable until it is older than '
-                        'the 99th-percentile inference time + one state period + PERIODS '
+                        "its mode's planned time (99th-percentile inference time; max_time: "
+                        'its planning maximum + one period) + one state period + PERIODS '
                         'control periods (default 0.5: it acts at the tick it is due)')
     parser.add_argument('--processes', type=int, default=2, metavar='P',
                         help='worker processes, at most 2 (default 2)')

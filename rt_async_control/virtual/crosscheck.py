@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import math
 from typing import Any
 
+from rt_async_control.core.schedule_config import ScheduleConfig
 from rt_async_control.policy.onnx_policy import OnnxPolicy
 from rt_async_control.resources import share_path
 from rt_async_control.roles.worker_role import Emulation
@@ -22,7 +23,7 @@ from rt_async_control.sim.simulator import Simulator
 from rt_async_control.sim.tasks import load_task
 from rt_async_control.virtual.executor import VirtualExecutor
 from rt_async_control.virtual.inference_times import MeasuredTimes
-from rt_async_control.virtual.modes import freshness_bound, mode_settings
+from rt_async_control.virtual.modes import freshness_bound, mode_settings, plan_mode
 
 # Absolute tolerance on the inaction fraction after start-up.
 INACTION_TOL = 0.05
@@ -89,9 +90,13 @@ def crosscheck(task: str = 'pendulum', mode: str = 'max_time', num_workers: int 
     spec = load_task(task)
     settings = mode_settings(mode, num_workers or 1)
     emulation = Emulation('fixed' if cv == 0.0 else 'lognormal', mean_s, cv)
-    # A whole period of slack: real arrivals fall anywhere between two ticks (the sweep's half
-    # period fits its aligned virtual clock, not wall-clock arrivals).
-    bound = freshness_bound(emulation.quantile(0.99), spec.control_period_s, spec.timestep_s,
+    # The mode's planned freshness time (max_time: its padding maximum for this many
+    # inferences); a whole period of slack: real arrivals fall anywhere between two ticks
+    # (the sweep's half period fits its aligned virtual clock, not wall-clock arrivals).
+    inferences = max(1, round(duration_s / spec.control_period_s))
+    age_time = plan_mode(mode, emulation, spec.control_period_s, inferences,
+                         ScheduleConfig().exp_margin_std).age_time_s
+    bound = freshness_bound(age_time, spec.control_period_s, spec.timestep_s,
                             slack_periods=CROSSCHECK_SLACK_PERIODS)
     options = RunOptions(
         config_path=str(share_path('config', f'{task}.yaml')),

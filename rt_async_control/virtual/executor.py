@@ -41,7 +41,7 @@ from rt_async_control.roles.sim_role import SimRole
 from rt_async_control.roles.worker_role import Emulation, Policy, WorkerRole
 from rt_async_control.sim.simulator import Simulator
 from rt_async_control.virtual.inference_times import InferenceTimes
-from rt_async_control.virtual.modes import planned_workers, PLANNING_QUANTILE
+from rt_async_control.virtual.modes import episode_inferences, plan_mode
 
 NS = 1_000_000_000
 # A drawn time of 0 s (a normal distribution clipped at 0) still finishes after its start,
@@ -158,9 +158,13 @@ class VirtualExecutor:
         self.history = int(getattr(metadata, 'history', 0) if history is None else history)
         self.chunk_step_s = float(getattr(metadata, 'chunk_step_s', math.inf)
                                   if chunk_step_s is None else chunk_step_s)
-        # num_workers 0 means auto, as on the real hosts: N* for the planning maximum.
-        self.num_workers = int(config.num_workers) or planned_workers(
-            times.quantile(PLANNING_QUANTILE), config.control_period_s)
+        # num_workers 0 means auto, as on the real hosts: the N its schedule is planned with
+        # (a schedule of its own, none, plans as async).
+        mode = config.schedule.mode if config.schedule.mode in ('max_time', 'exp_time') else (
+            'async')
+        self.num_workers = int(config.num_workers) or plan_mode(
+            mode, times, config.control_period_s, episode_inferences(config.task),
+            config.schedule.exp_margin_std).num_workers
 
     def run(self, duration_s: float | None = None, seed: int | None = None,
             record: bool = False) -> RunResult:

@@ -28,7 +28,7 @@ from rt_async_control.sim.experts import make_expert
 from rt_async_control.sim.simulator import Simulator
 from rt_async_control.sim.tasks import load_task
 from rt_async_control.virtual.executor import RunResult, VirtualExecutor
-from rt_async_control.virtual.modes import mode_config, PLANNING_QUANTILE
+from rt_async_control.virtual.modes import planned_config
 from rt_async_control.virtual.sweep import EVERY_TICK, RunSpec, SweepSpec, times_for
 
 MAX_PROCESSES = 2
@@ -78,10 +78,9 @@ def execute(run: RunSpec, num_workers: int | None = None) -> RunResult:
         raise RuntimeError('init_process(spec) must be called first')
     period = load_task(run.task).control_period_s
     times = times_for(spec, run.multiple, run.cv, period)
-    config = mode_config(base_config(run.task), run.mode, num_workers or run.num_workers,
-                         expected_time_s=times.mean_s,
-                         inference_time_max=times.quantile(PLANNING_QUANTILE),
-                         slack_periods=spec.slack_periods)
+    # The mode's own planning (``modes.plan_mode``) sets the freshness bound; N is the run's.
+    config = planned_config(base_config(run.task), run.mode, times,
+                            num_workers or run.num_workers, spec.slack_periods)
     executor = VirtualExecutor(config, _policy(run.model), times, _simulator(run.task))
     return executor.run(seed=run.seed)
 

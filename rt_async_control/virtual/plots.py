@@ -92,7 +92,8 @@ def _workers(ax: Any, s: dict[str, Any]) -> None:
         table = w['by_multiple']
         x = [float(m) for m in table]
         ax.plot(x, [v['measured'] for v in table.values()], marker='o', label=f'measured {cv}')
-        ax.plot(x, [v['formula'] for v in table.values()], ls=':', label=f'N* = ceil(t99/T) {cv}')
+        ax.plot(x, [v['formula'] for v in table.values()], ls=':',
+                label=f'N* = ceil(T_max/T) {cv}')
     ax.set_xlabel('inference time / control period')
     ax.set_ylabel('workers for no inaction (max_time)')
     ax.set_title('workers needed vs inference time')

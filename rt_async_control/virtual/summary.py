@@ -20,7 +20,7 @@ from rt_async_control.virtual.aggregate import (
     kept,
     largest_kept,
 )
-from rt_async_control.virtual.sweep import FOCUS_MULTIPLE, SweepSpec
+from rt_async_control.virtual.sweep import EVERY_TICK, FOCUS_MULTIPLE, SweepSpec
 
 STAGGERED = ('max_time', 'exp_time')
 
@@ -156,5 +156,38 @@ def checks(tasks: dict[str, Any]) -> dict[str, Any]:
             e, m = focus['exp_time']['action_age_ms'], focus['max_time']['action_age_ms']
             c['exp_time_fresher_with_spread'] = {'cv': cv[3:], 'exp_time_age_ms': e,
                                                  'max_time_age_ms': m, 'pass': e < m}
+        padding = padding_vs_freshness(s['at_10x'])
+        if padding:
+            c['max_time_pads_exp_time_fresher'] = padding
         out[task] = c
+    return out
+
+
+def padding_vs_freshness(focus: dict[str, Any]) -> dict[str, Any]:
+    """Return the paper's finding (c) at every spread run, as one check.
+
+    max_time: no inaction (a new action at >= :data:`EVERY_TICK` of the ticks, less than
+    exp_time's inaction) at the cost of padding to the max (older actions than exp_time's).
+
+    :param focus: ``at_10x`` of a task summary.
+    :return: per CV the two modes' inaction and age, and ``pass`` (empty: no spread run).
+    """
+    out: dict[str, Any] = {}
+    passed = []
+    for cv in sorted((k for k in focus if k.startswith('cv=') and k != 'cv=0'),
+                     key=lambda k: float(k[3:])):
+        modes = focus[cv]
+        if 'max_time' not in modes or 'exp_time' not in modes:
+            continue
+        m, e = modes['max_time'], modes['exp_time']
+        tag = cv[3:]
+        out[f'cv{tag}_max_time_inaction'] = m['inaction_fraction']
+        out[f'cv{tag}_exp_time_inaction'] = e['inaction_fraction']
+        out[f'cv{tag}_max_time_age_ms'] = m['action_age_ms']
+        out[f'cv{tag}_exp_time_age_ms'] = e['action_age_ms']
+        passed.append(m['inaction_fraction'] <= 1.0 - EVERY_TICK
+                      and m['inaction_fraction'] < e['inaction_fraction']
+                      and e['action_age_ms'] < m['action_age_ms'])
+    if passed:
+        out['pass'] = all(passed)
     return out

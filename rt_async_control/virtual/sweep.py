@@ -1,8 +1,9 @@
 """What the paper's sweep runs: the grid of tasks, inference times, spreads, modes and policies.
 
 Inference times are multiples of the control period (0.5x to 50x). Each multiple is run in
-every mode with ``N*`` workers (sized for the 99th percentile of the inference time, the
-planning maximum), with a fixed time (CV 0) and with lognormal times of CV 0.1 and 0.3, for
+every mode with the workers that mode is planned with (:func:`~.modes.plan_mode`: max_time
+from a planning maximum, exp_time from the expected cycle, async from the 99th percentile),
+with a fixed time (CV 0) and with lognormal times of CV 0.1 and 0.3, for
 the plain policy and, where one is shipped for that delay, the delay-aware policy. Besides
 this main grid: the number of workers at one multiple from 1 to beyond ``N*`` (``workers``),
 and a search for the fewest workers that give a new action every period (``search``).
@@ -16,6 +17,7 @@ from pathlib import Path
 import re
 
 from rt_async_control.core.parameters import node_parameters, SHARED
+from rt_async_control.core.schedule_config import ScheduleConfig
 from rt_async_control.errors import InputError
 from rt_async_control.policy.metadata import METADATA_KEY, ModelMetadata, sidecar_path
 from rt_async_control.sim.tasks import known_tasks, load_task
@@ -25,10 +27,10 @@ from rt_async_control.virtual.inference_times import (
     MeasuredTimes,
 )
 from rt_async_control.virtual.modes import (
+    episode_inferences,
     FRESH_SLACK_PERIODS,
     MODES,
-    planned_workers,
-    PLANNING_QUANTILE,
+    plan_mode,
 )
 
 FULL_MULTIPLES: tuple[float, ...] = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50)
@@ -108,8 +110,8 @@ class RunSpec:
     :param multiple: mean inference time / control period.
     :param cv: coefficient of variation.
     :param distribution: ``fixed`` for CV 0, else the sweep's distribution.
-    :param num_workers: workers run (the largest tried, for a search).
-    :param required: ``N*`` for the planning maximum.
+    :param num_workers: workers run (the mode's planned ``N``; the largest tried, for a search).
+    :param required: max_time's ``N* = ceil(T_max / T)`` for the planning maximum.
     :param seed: episode seed.
     """
 
@@ -225,9 +227,21 @@ def _metadata(path: Path) -> ModelMetadata:
     return ModelMetadata.from_json(props[METADATA_KEY], source=str(path))
 
 
-def planning_max(spec: SweepSpec, multiple: float, cv: float, period_s: float) -> float:
-    """Return the planning maximum of the inference time (its 99th percentile), seconds."""
-    return times_for(spec, multiple, cv, period_s).quantile(PLANNING_QUANTILE)
+def planned_workers_of(spec: SweepSpec, task: str, mode: str, multiple: float,
+                       cv: float) -> int:
+    """Return the workers ``mode`` is planned with at one grid point (:func:`.modes.plan_mode`).
+
+    :param spec: the sweep.
+    :param task: task name (its period, episode length and schedule margin).
+    :param mode: interaction mode.
+    :param multiple: mean inference time / control period.
+    :param cv: coefficient of variation.
+    :return: ``N`` (1 for sequential).
+    """
+    period = load_task(task).control_period_s
+    # The sweep's stack runs the schedule's default margin (``experiment.base_config``).
+    return plan_mode(mode, times_for(spec, multiple, cv, period), period,
+                     episode_inferences(task), ScheduleConfig().exp_margin_std).num_workers
 
 
 def times_for(spec: SweepSpec, multiple: float, cv: float, period_s: float) -> InferenceTimes:
@@ -252,19 +266,22 @@ def plan(spec: SweepSpec) -> list[RunSpec]:
             grid = spec.multiples if cv == 0.0 or not spec.spread_multiples else tuple(
                 m for m in spec.multiples if m in spec.spread_multiples)
             for multiple in grid:
-                required = planned_workers(planning_max(spec, multiple, cv, period), period)
+                planned = {mode: planned_workers_of(spec, task_name, mode, multiple, cv)
+                           for mode in (*spec.modes, 'max_time')}
+                required = planned['max_time']
                 for (policy, model) in found.for_age(multiple * period, period):
                     for mode in spec.modes:
-                        n = 1 if mode == 'sequential' else required
                         runs += [RunSpec('main', task_name, policy, str(model), mode, multiple,
-                                         cv, dist, n, required, seed) for seed in spec.seeds]
+                                         cv, dist, planned[mode], required, seed)
+                                 for seed in spec.seeds]
                 if cv in spec.search_cvs:
                     runs.append(RunSpec('search', task_name, 'plain', str(found.plain), 'max_time',
                                         multiple, cv, dist, min(3 * required + 2, MAX_WORKERS),
                                         required, spec.seeds[0]))
             if FOCUS_MULTIPLE in spec.multiples and cv in spec.search_cvs:
-                required = planned_workers(planning_max(spec, FOCUS_MULTIPLE, cv, period),
-                                           period)
+                # Worker counts are fractions of max_time's N*, the same for every mode, so
+                # the modes are compared at equal N.
+                required = planned_workers_of(spec, task_name, 'max_time', FOCUS_MULTIPLE, cv)
                 counts = sorted({min(MAX_WORKERS, max(1, round(f * required)))
                                  for f in spec.worker_counts})
                 for mode in ('async', 'max_time', 'exp_time'):
