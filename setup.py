@@ -50,7 +50,12 @@ setup(
         # Replaces the CPU build: install with `pip install --no-deps onnxruntime-gpu` in an
         # environment without `onnxruntime` (both provide the same module).
         'gpu': ['onnxruntime-gpu>=1.17'],
-        'test': ['pytest>=7', 'hypothesis>=6', 'ruff>=0.4', 'pytest-timeout>=2'],
+        # flake8 with ament_flake8's plugins and pydocstyle: test_lint.py runs them as the
+        # ament tests do on ROS machines, so CI without ROS catches what colcon test would.
+        'test': ['pytest>=7', 'hypothesis>=6', 'ruff>=0.4', 'pytest-timeout>=2', 'flake8>=6',
+                 'flake8-blind-except', 'flake8-builtins', 'flake8-class-newline',
+                 'flake8-comprehensions', 'flake8-deprecated', 'flake8-docstrings',
+                 'flake8-import-order', 'flake8-quotes', 'pydocstyle>=6'],
     },
     zip_safe=True,
     maintainer='rt_async_control maintainers',

@@ -35,5 +35,5 @@ def share_dir() -> Path:
 
 
 def share_path(*parts: str) -> Path:
-    """Return a path under the share directory, e.g. ``share_path('sim', 'arm.xml')``."""
+    """Return a path under the share directory, for example the arm's scene in ``sim/``."""
     return share_dir().joinpath(*parts)

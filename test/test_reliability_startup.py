@@ -233,5 +233,3 @@ def _check(name: str, outcomes: dict[str, Outcome]) -> None:
     assert 'Traceback' not in outcome.stdout
     assert not outcome.survivors, outcome.survivors
     assert not outcome.segments, outcome.segments
-
-

@@ -36,6 +36,7 @@ def test_sleep_until_past_deadline_returns_at_once_and_spin_is_bounded():
 
 
 class FakeClock:
+
     def __init__(self, now: int = 0) -> None:
         self.now = now
         self.slept: list[int] = []

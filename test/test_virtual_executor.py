@@ -240,8 +240,8 @@ def test_each_mode_is_planned_as_the_paper_plans_it():
     assert [p.num_workers for p in fixed.values()] == [1, 10, 10, 10]
     for cv in (0.1, 0.3):
         times = inference_times('lognormal', 0.1, cv)
-        plans = {m: plan_mode(m, times, period, n, 1.0) for m in ('async', 'max_time',
-                                                                   'exp_time')}
+        modes = ('async', 'max_time', 'exp_time')
+        plans = {m: plan_mode(m, times, period, n, 1.0) for m in modes}
         t99 = times.quantile(0.99)
         # max_time pads to a maximum above the 99th percentile: more workers, older bound;
         # exp_time sizes N for mean + 1 std: fewer workers than both.

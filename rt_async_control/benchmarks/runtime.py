@@ -134,8 +134,9 @@ def run_stack(model: str, rate_hz: int, duration: float, workers: int | str = 'a
     options = RunOptions(config_path=str(share_path('config', 'pendulum.yaml')),
                          workers=workers, schedule=schedule, duration_s=duration, model=model,
                          emulate='fixed', emulate_mean_s=INFERENCE_S[rate_hz],
-                         live_status=False, params=(('/**', 'control_period_s', period),
-                                                   ('/**', 'state_period_s', period)))
+                         live_status=False,
+                         params=(('/**', 'control_period_s', period),
+                                 ('/**', 'state_period_s', period)))
     probe = CpuProbe(WARMUP_S)
     result = launch(prepare(options), options, probe)
     arrays = result.children['arbiter']['npz']

@@ -128,7 +128,7 @@ class ArbiterConfig:
         """Check every field; ``default`` behaviour needs a default command."""
         _validate(self, section_parameters('arbiter'))
         if self.default_behaviour == 'default' and not self.default_command:
-            raise InputError("arbiter.default_command = []: must be set when "
+            raise InputError('arbiter.default_command = []: must be set when '
                              "default_behaviour is 'default'")
 
 

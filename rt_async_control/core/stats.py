@@ -61,7 +61,7 @@ class Window:
         return np.roll(self._buf, -self._index)
 
     def percentile(self, q: float) -> float:
-        """Return the ``q``-th percentile (0-100) of the samples in the ring.
+        """Return the ``q``-th percentile of the samples in the ring, ``q`` from 0 to 100.
 
         :param q: percentile, 0 to 100 (linear interpolation, as ``numpy.percentile``).
         :return: the value, ``nan`` when empty.

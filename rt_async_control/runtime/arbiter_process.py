@@ -24,11 +24,11 @@ from rt_async_control.roles.arbiter_role import ArbiterRole
 from rt_async_control.runtime.child import (
     ChildSpec,
     Control,
-    Log,
     ready,
     set_realtime,
     write_results,
 )
+from rt_async_control.runtime.event_log import Log
 from rt_async_control.runtime.records import FALLBACKS, Layout
 from rt_async_control.runtime.timing import PeriodicTimer
 from rt_async_control.sim.tasks import load_task

@@ -25,11 +25,7 @@ import numpy as np
 
 from rt_async_control.core.config import StackConfig
 from rt_async_control.runtime.channels import Channel, channel_name
-from rt_async_control.runtime.event_log import (
-    capacity_for,
-    Log,  # noqa: F401 - the child bodies import it from here
-    set_default_capacity,
-)
+from rt_async_control.runtime.event_log import capacity_for, set_default_capacity
 from rt_async_control.runtime.records import Layout
 from rt_async_control.runtime.timing import try_realtime
 

@@ -96,8 +96,9 @@ class _Counters:
 
     def copy(self) -> _Counters:
         """Return an independent copy."""
-        return _Counters(*(a.copy() for a in (self.finite, self.total, self.low, self.high,
-                                             self.zeros, self.first, self.after, self.hist)))
+        arrays = (self.finite, self.total, self.low, self.high, self.zeros, self.first,
+                  self.after, self.hist)
+        return _Counters(*(a.copy() for a in arrays))
 
     def fold(self, block: np.ndarray, offset: int) -> None:
         """Add rows ``block`` (global index of its first row ``offset``), in place.
@@ -161,8 +162,8 @@ class Log:
     def nbytes(self) -> int:
         """Return the bytes of every array the log holds (constant after construction)."""
         c = self._folded
-        return self._ring.nbytes + sum(a.nbytes for a in (c.finite, c.total, c.low, c.high,
-                                                           c.zeros, c.first, c.after, c.hist))
+        arrays = (c.finite, c.total, c.low, c.high, c.zeros, c.first, c.after, c.hist)
+        return self._ring.nbytes + sum(a.nbytes for a in arrays)
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -242,7 +243,7 @@ class Column:
         return self.total / self.finite if self.finite else math.nan
 
     def histogram(self) -> np.ndarray:
-        """Return the whole run's histogram (computed from the values when complete)."""
+        """Return the histogram of the whole run; computed from the values when complete."""
         if self.hist is not None:
             return self.hist
         values = self.values[np.isfinite(self.values)]
@@ -276,7 +277,7 @@ def column(arrays: Mapping[str, np.ndarray], key: str) -> Column:
 
 
 def quantiles(columns: Sequence[Column], qs: Sequence[float]) -> list[float]:
-    """Return quantiles (0..1) of the finite values of several columns together.
+    """Return the quantiles, each in 0..1, of the finite values of several columns together.
 
     Exact (linear interpolation, as ``np.percentile``) when every column is complete; from
     the merged histograms otherwise (the bin's geometric middle, within ``[min, max]``).

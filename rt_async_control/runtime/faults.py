@@ -256,7 +256,7 @@ class FaultyPolicy:
 
     @property
     def metadata(self) -> Any:
-        """Return the wrapped policy's metadata (chunk step, history)."""
+        """Return the metadata of the wrapped policy: chunk step, history."""
         return self.policy.metadata
 
     def warmup(self, calls: int = 10) -> None:

@@ -78,8 +78,8 @@ def write_plots(result: RunResult, out: Path) -> list[Path]:
 def _phases(result: RunResult) -> dict[int, dict[str, np.ndarray]]:
     out = {}
     for name, entry in result.children.items():
-        if name.startswith('worker_') and 'npz' in entry and len(entry['npz'].get('started',
-                                                                                   ())):
+        started = entry.get('npz', {}).get('started', ()) if 'npz' in entry else ()
+        if name.startswith('worker_') and len(started):
             out[int(name.split('_')[1])] = entry['npz']
     return out
 

@@ -21,11 +21,11 @@ from rt_async_control.roles.sim_role import SimRole
 from rt_async_control.runtime.child import (
     ChildSpec,
     Control,
-    Log,
     ready,
     set_realtime,
     write_results,
 )
+from rt_async_control.runtime.event_log import Log
 from rt_async_control.runtime.records import Layout
 from rt_async_control.runtime.timing import PeriodicTimer
 

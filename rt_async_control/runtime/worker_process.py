@@ -32,11 +32,11 @@ from rt_async_control.roles.worker_role import WorkerRole
 from rt_async_control.runtime.child import (
     ChildSpec,
     Control,
-    Log,
     ready,
     set_realtime,
     write_results,
 )
+from rt_async_control.runtime.event_log import Log
 from rt_async_control.runtime.faults import wrap_policy
 from rt_async_control.runtime.records import ScheduleView
 from rt_async_control.runtime.timing import sleep_until

@@ -91,7 +91,7 @@ def report_markdown(summary: dict[str, Any], plots: list[str]) -> str:
              f"{spec['distribution']} times for CV > 0); seeds {spec['seeds']}.", '',
              f"Kept return = {summary['normalisation']}. Inaction (the paper's) = ticks after "
              'start-up without a fresh action (one not applied before); "zero command" = the '
-             "subset where no action was valid and the default behaviour acted. Planning, as "
+             'subset where no action was valid and the default behaviour acted. Planning, as '
              'the paper plans each mode: max_time = "offsets from the maximum observed '
              'inference time": `N* = ceil(T_max / T)` with `T_max` the quantile '
              '`1 - 0.1 / n` of the inference time (`n` = inferences per episode, one per '
