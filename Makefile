@@ -11,7 +11,7 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first, pinned, so nothing pulls the CUDA build (see constraints.txt)
 	$(PY) -m pip install --quiet -c constraints.txt torch
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[train,test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[cpu,train,test]'
 	touch $@
 
 demo: $(VENV)/.installed

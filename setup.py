@@ -37,7 +37,6 @@ setup(
         'numpy>=1.24',
         'pyyaml>=6.0',
         'mujoco>=3.1',
-        'onnxruntime>=1.17',
         'onnx>=1.15',
         'rich>=13',
         'matplotlib>=3.7',
@@ -47,8 +46,9 @@ setup(
     ],
     extras_require={
         'train': ['torch>=2.2', 'onnxscript>=0.1'],
-        # Replaces the CPU build: install with `pip install --no-deps onnxruntime-gpu` in an
-        # environment without `onnxruntime` (both provide the same module).
+        # Exactly one ONNX Runtime build: both provide the `onnxruntime` module and must never
+        # share an environment, so neither is a base requirement.
+        'cpu': ['onnxruntime>=1.17'],
         'gpu': ['onnxruntime-gpu>=1.17'],
         # flake8 with ament_flake8's plugins and pydocstyle: test_lint.py runs them as the
         # ament tests do on ROS machines, so CI without ROS catches what colcon test would.
