@@ -129,14 +129,18 @@ def run_stack(model: str, rate_hz: int, duration: float, workers: int | str = 'a
     """Run the stack once and return its figures after the warm-up."""
     from rt_async_control.resources import share_path
     from rt_async_control.runtime.launcher import launch, prepare, RunOptions
+    from rt_async_control.sim.tasks import load_task
 
     period = 1.0 / rate_hz
+    # States at the physics rate (as the shipped configs): a worker starting less than a state
+    # period after another would read the same state, and its action would not be fresher.
+    state_period = min(period, load_task('pendulum').timestep_s)
     options = RunOptions(config_path=str(share_path('config', 'pendulum.yaml')),
                          workers=workers, schedule=schedule, duration_s=duration, model=model,
                          emulate='fixed', emulate_mean_s=INFERENCE_S[rate_hz],
                          live_status=False,
                          params=(('/**', 'control_period_s', period),
-                                 ('/**', 'state_period_s', period)))
+                                 ('/**', 'state_period_s', state_period)))
     probe = CpuProbe(WARMUP_S)
     result = launch(prepare(options), options, probe)
     arrays = result.children['arbiter']['npz']
