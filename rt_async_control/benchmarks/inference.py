@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from rt_async_control.benchmarks import Figure
+from rt_async_control.policy.call_timing import time_calls
 
 PERIOD_S = 0.01
 # The arm's sizes: the largest observation of the shipped tasks.
@@ -53,12 +54,7 @@ def _tight(policy, observation: np.ndarray, calls: int,  # noqa: ANN001
     start = time.perf_counter()
     policy(observation)
     calls = int(min(calls, max(20, budget_s / max(time.perf_counter() - start, 1e-9))))
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        policy(observation)
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(lambda: policy(observation), calls)
 
 
 def _periodic(policy, observation: np.ndarray, calls: int,  # noqa: ANN001

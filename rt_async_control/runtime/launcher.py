@@ -34,6 +34,7 @@ import numpy as np
 from rt_async_control.core.config import load_stack_config, StackConfig
 from rt_async_control.core.schedule import make_schedule, required_workers
 from rt_async_control.errors import InputError
+from rt_async_control.policy.call_timing import time_calls
 from rt_async_control.roles.worker_role import Emulation
 from rt_async_control.runtime.arbiter_process import run_arbiter
 from rt_async_control.runtime.channels import Channel, channel_name, cleanup, new_run_id
@@ -206,12 +207,7 @@ def measure_inference(policy: Any, obs_dim: int, warmup_calls: int,
     """Return the policy's real inference times after warm-up (seconds, back to back)."""
     policy.warmup(max(1, warmup_calls))
     observation = np.zeros(obs_dim)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        policy(observation)
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(lambda: policy(observation), calls)
 
 
 def child_specs(plan: RunPlan, options: RunOptions, run_id: str,

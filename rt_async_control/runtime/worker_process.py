@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from rt_async_control.core.schedule_grid import preview_next_start
+from rt_async_control.policy.call_timing import time_calls
 from rt_async_control.policy.onnx_policy import OnnxPolicy
 from rt_async_control.roles.worker_role import WorkerRole
 from rt_async_control.runtime.child import (
@@ -140,9 +141,4 @@ def run_worker(spec: ChildSpec, queue: Any) -> None:
 def _warm_up(policy: Any, calls: int) -> list[float]:
     # The first calls allocate and fill caches; what is left is what the schedule sees.
     policy.warmup(max(1, calls))
-    times = []
-    for _ in range(max(5, calls)):
-        start = time.perf_counter()
-        policy.warmup(1)
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(lambda: policy.warmup(1), max(5, calls))
