@@ -134,8 +134,11 @@ class Channel(abc.ABC):
             int(s) for s in shape)
         if any(s < 0 for s in shape_t):
             raise ChannelError(f'channel {name}: shape {shape_t} has a negative size')
+        dtype_t = np.dtype(dtype)
+        if dtype_t.hasobject:
+            raise ChannelError(f'channel {name}: dtype {dtype_t} holds Python objects')
         cls = _backend_class(backend)
-        return cls.create_channel(check_name(name), shape_t, np.dtype(dtype))
+        return cls.create_channel(check_name(name), shape_t, dtype_t)
 
     @staticmethod
     def attach(name: str, backend: str | None = None) -> Channel:

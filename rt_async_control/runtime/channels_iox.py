@@ -90,8 +90,6 @@ class IceoryxChannel(Channel):
         :param dtype: record dtype.
         :return: the channel.
         """
-        if dtype.hasobject:
-            raise ChannelError(f'channel {name}: dtype {dtype} holds Python objects')
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         attrs = (iox2.AttributeSpecifier.new()
                  .define(iox2.AttributeKey.new('shape'), iox2.AttributeValue.new(repr(shape)))

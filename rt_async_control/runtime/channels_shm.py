@@ -91,8 +91,6 @@ class ShmChannel(Channel):
         :param dtype: record dtype.
         :return: the channel.
         """
-        if dtype.hasobject:
-            raise ChannelError(f'channel {name}: dtype {dtype} holds Python objects')
         meta = json.dumps({'shape': list(shape),
                            'descr': repr(np.lib.format.dtype_to_descr(dtype))}).encode()
         payload_offset = -(-(_META_OFFSET + len(meta)) // _ALIGN) * _ALIGN
