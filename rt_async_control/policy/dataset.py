@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from rt_async_control.policy.mlp import MlpPolicy
+from rt_async_control.sim.rollout import plan_from_in_flight
 
 
 class NumpyMlp:
@@ -31,21 +32,31 @@ class Normaliser:
     """Maps raw observations / commands to network inputs and outputs (see metadata)."""
 
     def __init__(self, obs_mean: np.ndarray, obs_std: np.ndarray, offset: np.ndarray,
-                 scale: np.ndarray, history: int) -> None:
-        """Keep the statistics; ``history`` in-flight commands follow the observation."""
+                 scale: np.ndarray, history: int, plan: bool = True) -> None:
+        """Keep the statistics; ``history`` in-flight commands follow the observation.
+
+        :param plan: feed the network the arbiter's plan (``plan_from_in_flight``) rather
+            than the exact in-flight commands (metadata ``in_flight``).
+        """
         self.obs_mean, self.obs_std = obs_mean, obs_std
         self.offset, self.scale, self.history = offset, scale, history
+        self.plan = plan
 
     def inputs(self, observation: np.ndarray, in_flight: np.ndarray) -> np.ndarray:
-        """Return the network input for a raw observation and ``(history, dim)`` commands."""
+        """Return the network input for a raw observation and the exact ``(history, dim)``."""
         obs = (observation - self.obs_mean) / self.obs_std
         if not self.history:
             return obs
-        return np.concatenate([obs, ((in_flight - self.offset) / self.scale).ravel()])
+        flight = plan_from_in_flight(in_flight) if self.plan else in_flight
+        return np.concatenate([obs, ((flight - self.offset) / self.scale).ravel()])
 
 
 class Recorder:
     """Rollout controller that labels every observation with the teacher's command.
+
+    The teacher and the record get the exact in-flight commands (labels in hindsight); the
+    student's input is built from them by :class:`Normaliser`, which gives it only what a
+    host can (the plan), so it learns the best command given what it can know.
 
     It executes the teacher's command (plus exploration noise) with probability ``beta`` and
     the student's otherwise, and keeps the per-episode sequences so chunk targets (rows

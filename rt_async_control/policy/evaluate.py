@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from rt_async_control.errors import InputError
+from rt_async_control.policy.metadata import IN_FLIGHT_PLAN
 from rt_async_control.policy.onnx_policy import OnnxPolicy
 from rt_async_control.sim.experts import make_expert
-from rt_async_control.sim.rollout import episode
+from rt_async_control.sim.rollout import episode, plan_from_in_flight
 from rt_async_control.sim.simulator import Simulator
 from rt_async_control.sim.tasks import steps_in, TaskSpec
 
@@ -32,18 +33,23 @@ class PolicyController:
 
     With an observation ``delay_steps`` periods old, a chunk model's row ``delay_steps``
     (the one planned for "now") is applied; a single-action model's only row otherwise.
+    A model trained on the arbiter's plan (metadata ``in_flight: plan``) is given the plan
+    (:func:`plan_from_in_flight`), as every host does, not the exact in-flight commands.
     """
 
     def __init__(self, policy: OnnxPolicy, delay_steps: int = 0) -> None:
         """Wrap ``policy`` for observations ``delay_steps`` control periods old."""
         self.policy = policy
         self.row = min(max(0, delay_steps), policy.metadata.chunk_horizon - 1)
+        self.plan = policy.metadata.history > 0 and policy.metadata.in_flight == IN_FLIGHT_PLAN
 
     def reset(self) -> None:
         """Nothing to forget: the policy is stateless."""
 
     def act(self, observation: np.ndarray, in_flight: np.ndarray | None = None) -> np.ndarray:
         """Return the command for ``observation``, given the commands still in flight."""
+        if self.plan and in_flight is not None:
+            in_flight = plan_from_in_flight(in_flight)
         return self.policy(observation, in_flight)[self.row]
 
 

@@ -8,8 +8,12 @@ Network input layout (float32, one row per batch entry)::
 
     [(observation - obs_mean) / obs_std,  (in_flight[0] - action_offset) / action_scale, ...]
 
-``history`` in-flight commands follow the observation, oldest first. The network output is
-``chunk_horizon * action_dim`` numbers; row ``k`` denormalised is
+``history`` in-flight commands follow the observation, oldest first. ``in_flight`` says which:
+``plan`` (what the arbiter's plan gives at inference start, for single-action models the
+command applied at the observation time held, see ``sim.rollout.plan_from_in_flight``) or
+``exact`` (the commands really applied since, older models; no host can give those).
+
+The network output is ``chunk_horizon * action_dim`` numbers; row ``k`` denormalised is
 ``output[k] * action_scale + action_offset``, then clipped to ``[action_low, action_high]``.
 """
 
@@ -27,6 +31,9 @@ METADATA_KEY = 'rt_async_control'
 FORMAT_VERSION = 1
 INPUT_NAME = 'policy_input'
 OUTPUT_NAME = 'policy_output'
+# What the in-flight rows of the input are (see the module docstring).
+IN_FLIGHT_PLAN = 'plan'
+IN_FLIGHT_EXACT = 'exact'
 
 
 def _floats(values: Any) -> tuple[float, ...]:
@@ -53,6 +60,8 @@ class ModelMetadata:
     :param delay_s: observation delay the model was trained for (``history`` periods).
     :param size: size name of the network (``tiny`` ... ``xl``) or ``custom``.
     :param parameters: number of trainable parameters.
+    :param in_flight: ``plan`` or ``exact``: what the ``history`` rows were trained on
+        (metadata without it: ``exact``).
     :param training: free-form record of how the model was made (seeds, rounds, ...).
     """
 
@@ -72,6 +81,7 @@ class ModelMetadata:
     delay_s: float = 0.0
     size: str = 'custom'
     parameters: int = 0
+    in_flight: str = IN_FLIGHT_EXACT
     training: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -85,6 +95,9 @@ class ModelMetadata:
         for name in ('obs_dim', 'action_dim', 'chunk_horizon'):
             if int(getattr(self, name)) < 1:
                 raise InputError(f'model metadata: {name} must be >= 1, got {getattr(self, name)}')
+        if self.in_flight not in (IN_FLIGHT_PLAN, IN_FLIGHT_EXACT):
+            raise InputError(f'model metadata: in_flight must be {IN_FLIGHT_PLAN!r} or '
+                             f'{IN_FLIGHT_EXACT!r}, got {self.in_flight!r}')
         if self.history < 0:
             raise InputError(f'model metadata: history must be >= 0, got {self.history}')
         if not self.control_period_s > 0:

@@ -8,7 +8,10 @@ thereby trained on the states it actually reaches, which is what makes it succee
 
 A delay-aware policy (``delay_s > 0``) sees observations ``d`` control periods old plus the
 ``d`` commands in flight, and imitates the sim's ``DelayedExpert`` (the expert applied to the
-state predicted forward through those commands) under that same observation delay.
+state predicted forward through those commands) under that same observation delay. The labels
+use the exact in-flight commands (hindsight); a single-action student's input holds only what
+a host can give it, the arbiter's plan (``plan_from_in_flight``, metadata ``in_flight: plan``).
+Chunk models (horizon > 1) keep the exact rows (``in_flight: exact``).
 
 Everything is seeded; training episodes use seeds far from the evaluation seeds (0, 1, ...).
 """
@@ -26,7 +29,7 @@ from rt_async_control.errors import InputError
 from rt_async_control.policy.dataset import episode_arrays, Normaliser, NumpyMlp, Recorder
 from rt_async_control.policy.evaluate import delay_steps_for, PolicyController, run_episodes
 from rt_async_control.policy.export import export_onnx
-from rt_async_control.policy.metadata import ModelMetadata
+from rt_async_control.policy.metadata import IN_FLIGHT_EXACT, IN_FLIGHT_PLAN, ModelMetadata
 from rt_async_control.policy.mlp import count_parameters, make_mlp, MlpPolicy
 from rt_async_control.policy.onnx_policy import OnnxPolicy
 from rt_async_control.policy.sizes import size_spec
@@ -200,6 +203,8 @@ def train_policy(task: TaskSpec, config: TrainConfig, out_dir: str | Path = 'mod
     lower, upper = np.asarray(task.command_lower), np.asarray(task.command_upper)
     offset, scale = (upper + lower) / 2.0, (upper - lower) / 2.0
     action_dim, history = task.action_dim, config.history
+    # The plan of a chunk model's arbiter is rows of an earlier chunk, not a held command.
+    use_plan = config.horizon == 1
     sim = Simulator(task)
     model: MlpPolicy | None = None
     normaliser: Normaliser | None = None
@@ -228,7 +233,7 @@ def train_policy(task: TaskSpec, config: TrainConfig, out_dir: str | Path = 'mod
             observations = np.concatenate([np.asarray(e[0]) for e in episodes])
             std = observations.std(axis=0)
             normaliser = Normaliser(observations.mean(axis=0), np.where(std > 1e-6, std, 1.0),
-                                    offset, scale, history)
+                                    offset, scale, history, plan=use_plan)
             model = make_mlp(config.size, task.obs_dim + history * action_dim,
                              config.horizon * action_dim)
         inputs, targets = episode_arrays(episodes, normaliser, config.horizon, action_dim)
@@ -252,6 +257,7 @@ def train_policy(task: TaskSpec, config: TrainConfig, out_dir: str | Path = 'mod
         chunk_step_s=task.control_period_s if config.horizon > 1 else float('inf'),
         history=history, delay_s=history * task.control_period_s, size=config.size,
         parameters=count_parameters(model),
+        in_flight=IN_FLIGHT_PLAN if use_plan else IN_FLIGHT_EXACT,
         training={'method': 'behaviour cloning + DAgger', 'teacher': type(teacher).__name__,
                   'samples': int(len(inputs)), 'final_loss': loss,
                   'train_seed_base': TRAIN_SEED_BASE, **asdict(replace(config))})

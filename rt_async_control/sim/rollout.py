@@ -5,6 +5,12 @@ the observation measured at period ``k - d`` and the ``d`` commands applied sinc
 (``in_flight``, oldest first, shape ``(d, action_dim)``). During the first ``d`` periods the
 observation is the initial one and the missing older commands are zeros, as if the robot had
 rested in its initial state with a zero command before the episode.
+
+A real host cannot give a policy the exact in-flight commands: they are still being computed
+by the other staggered workers. What it gives is the arbiter's plan at the worker's start
+(``ArbiterRole.planned``), which for single-action chunks is the command being applied at the
+observation time, held. :func:`plan_from_in_flight` turns the exact rows into that plan, so
+training, evaluation and every host feed a delay-aware policy the same thing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,24 @@ import numpy as np
 
 from rt_async_control.errors import InputError
 from rt_async_control.sim.simulator import Simulator
+
+
+def plan_from_in_flight(in_flight: np.ndarray) -> np.ndarray:
+    """Return what ``ArbiterRole.planned`` gives for single-action chunks: the oldest row held.
+
+    In the observation-delay rollout the command applied when the observation was measured is
+    the oldest in-flight row; the arbiter holds it (the only row of the freshest chunk) for
+    every one of the ``d`` planned periods.
+
+    :param in_flight: the exact in-flight commands, oldest first, ``(d, action_dim)``.
+    :return: a new ``(d, action_dim)`` array, every row equal to ``in_flight[0]`` (empty
+        when ``d`` is 0).
+    """
+    rows = np.asarray(in_flight, dtype=np.float64)
+    if not len(rows):
+        return rows.copy()
+    rows = rows.reshape(len(rows), -1)
+    return np.repeat(rows[:1], len(rows), axis=0)
 
 
 class Controller(Protocol):
