@@ -32,7 +32,8 @@ def tiny_model(path: Path, task_name: str, history: int = 0, horizon: int = 1) -
         obs_std=[1.0] * task.obs_dim, action_offset=[0.0] * task.action_dim,
         action_scale=list(task.command_upper), action_low=list(task.command_lower),
         action_high=list(task.command_upper), chunk_horizon=horizon,
-        chunk_step_s=task.control_period_s if horizon > 1 else math.inf, history=history)
+        chunk_step_s=task.control_period_s if horizon > 1 else math.inf, history=history,
+        in_flight='plan' if history else 'exact')
     rng = np.random.default_rng(0)
     weights = rng.standard_normal((metadata.input_dim, metadata.output_dim)) * 0.3
     graph = helper.make_graph(
@@ -155,3 +156,23 @@ def test_chunked_policy_carries_its_step(tmp_path: Path):
     chunk = role.infer(_state('arm', 5.0), 5.0, FakeClock(5.0)).chunk
     assert chunk.actions.shape == (4, 3)
     assert chunk.step == pytest.approx(0.01)
+
+
+def test_a_delay_aware_model_trained_on_exact_commands_in_flight_is_refused(tmp_path):
+    # Hosts give the arbiter's plan; a model trained on exact in-flight rows never saw that.
+    import dataclasses
+
+    from rt_async_control.resources import share_path
+
+    source = share_path('models', 'pendulum_small_delay50ms.onnx')
+    metadata = OnnxPolicy(source).metadata
+    assert metadata.in_flight == 'plan' and metadata.history > 0
+    model = onnx.load(str(source))
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            prop.value = dataclasses.replace(metadata, in_flight='exact').to_json()
+    old = tmp_path / 'old.onnx'
+    onnx.save(model, str(old))
+    with pytest.raises(InputError, match='in_flight'):
+        WorkerRole.from_policy(0, OnnxPolicy(old), InferenceConfig())
+    WorkerRole.from_policy(0, OnnxPolicy(source), InferenceConfig())  # the shipped one is fine

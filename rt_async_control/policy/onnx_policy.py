@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import onnxruntime as ort
 
 from rt_async_control.errors import InputError
+
+try:
+    import onnxruntime as ort
+except ModuleNotFoundError as exc:  # neither extra installed: say which to install, in a line
+    raise InputError("ONNX Runtime is not installed: pip install 'rt_async_control[cpu]' "
+                     "(or '[gpu]' for onnxruntime-gpu, never both)") from exc
 from rt_async_control.policy.metadata import METADATA_KEY, ModelMetadata, sidecar_path
 
 # Short names users write in parameters -> ONNX Runtime provider names, in preference order.

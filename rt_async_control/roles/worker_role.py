@@ -168,8 +168,17 @@ class WorkerRole:
         :param policy: the loaded policy (its ``metadata`` gives chunk step and history).
         :param inference_config: emulation settings and ``seed``.
         :return: the role.
+        :raises InputError: a single-action delay-aware model trained on the exact commands in
+            flight: every host gives the arbiter's plan instead (``in_flight: plan``), so it
+            would act on an input it never saw.
         """
         metadata = getattr(policy, 'metadata', None)
+        if (getattr(metadata, 'history', 0) > 0 and getattr(metadata, 'chunk_horizon', 1) == 1
+                and getattr(metadata, 'in_flight', 'plan') != 'plan'):
+            raise InputError(f'{getattr(metadata, "task", "?")} model: in_flight = '
+                             f'{metadata.in_flight!r}: it was trained on the exact commands in '
+                             "flight, but workers get the arbiter's plan; retrain it with "
+                             '`rt-async-control train TASK --delay-aware S`')
         return cls(worker_id, policy,  # type: ignore[arg-type]
                    Emulation.from_config(inference_config),
                    seed=int(getattr(inference_config, 'seed', 0)),

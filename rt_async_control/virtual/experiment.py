@@ -150,7 +150,8 @@ def baselines(task: str, seeds: tuple[int, ...], models: Iterable[str]) -> dict[
     :return: ``default`` (zero command), ``expert`` (zero delay), ``zero_latency`` per plain
         model file name (acting on the current observation every period) and
         ``at_trained_delay`` per delay-aware one (observations as old as it was trained for,
-        exact commands in flight, an action every period: ``evaluate --delay``).
+        the arbiter's plan as its commands in flight, an action every period:
+        ``evaluate --delay``).
     """
     spec = load_task(task)
     default, _ = run_episodes(spec, ZeroController(spec.action_dim), seeds)

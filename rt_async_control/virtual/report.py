@@ -218,8 +218,10 @@ def _task_lines(task: str, s: dict[str, Any]) -> list[str]:
                  '(within half a period) and the plain policy elsewhere; covering every '
                  'inference time needs one model per delay (`rt-async-control train TASK '
                  "--delay-aware S`). Its commands in flight are the arbiter's plan at the "
-                 "worker's start (`ArbiterRole.planned`: the freshest action held), not the "
-                 'exact commands the training rollouts saw. The chunked family (models '
+                 "worker's start (`ArbiterRole.planned`: the freshest action held), which is "
+                 'also what they were trained and evaluated on (metadata `in_flight: plan`); '
+                 'the commands truly in flight are still being computed by the other workers. '
+                 'The chunked family (models '
                  '`<task>_small_h<H>`, trained with `--horizon H`) needs no commands in flight: '
                  "the arbiter applies the row planned for the action's age, up to H periods.")
     if not any(k.startswith('cv=') for k in da):

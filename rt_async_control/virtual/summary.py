@@ -117,7 +117,7 @@ def delay_aware_finding(means: dict, refs: dict[str, Any], task: str,
             'recovered': kept(entry['task_return'], refs) - kept(plain['task_return'], refs)}
     for name, value in refs.get('at_trained_delay', {}).items():
         out.setdefault('rollout_at_trained_delay', {})[name] = {
-            'kept': kept(value, refs), 'note': 'evaluate rollout: exact commands in flight'}
+            'kept': kept(value, refs), 'note': 'evaluate rollout at the trained delay'}
     return out
 
 
