@@ -102,7 +102,12 @@ def test_shipped_config_loads_and_fits_its_task(path):
     config.check_task(task.timestep_s, task.action_dim)
     assert config.control_period_s == task.control_period_s
     assert config.state_period_s == task.state_period_s
-    assert config.inference.model_path == f'models/{config.task}_small.onnx'
+    # The configured model is shipped and fits the task (the wrapper checks task and sizes).
+    from rt_async_control.policy.onnx_policy import OnnxPolicy
+
+    model = config.inference.model_file(config.task)
+    assert model.is_file(), model
+    assert OnnxPolicy(model, task).metadata.task == config.task
 
 
 @pytest.mark.parametrize('path', SHIPPED, ids=lambda p: p.name)
