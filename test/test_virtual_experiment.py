@@ -81,6 +81,20 @@ def test_staggered_delay_aware_reaches_five_times_sequential(summary):
 
 
 @pytest.mark.slow
+def test_arm_staggered_delay_aware_reaches_five_times_sequential(tmp_path):
+    # The arm, where a delay-aware policy must act on the arbiter's plan, not exact commands.
+    if not (MODELS / 'arm_small_delay50ms.onnx').is_file():
+        pytest.skip('the delay-aware arm policy is not shipped yet')
+    spec = make_spec(('arm',), quick=True, seeds=1, multiples=(1.0, 2.0, 5.0),
+                     spread_multiples=(), cvs=(0.0,), worker_counts=(), search_cvs=(),
+                     models_dir=MODELS)
+    rows, refs = run_sweep(spec, plan(spec), processes=2)
+    document = build_summary(rows, refs, spec, wall_s=0.0, quick=True)
+    check = document['checks']['arm']['staggered_delay_aware_vs_sequential']
+    assert check['pass'], check
+
+
+@pytest.mark.slow
 def test_outputs_and_report_state_the_findings(summary):
     out = Path(summary['out'])
     for name in ('results.csv', 'summary.json', 'report.md', 'pendulum_sweep.png'):
