@@ -28,14 +28,6 @@ TASK = 'pendulum'
 SHARED = [Parameter('task', value=TASK), Parameter('num_workers', value=1)]
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def spin(context, nodes, seconds, until=lambda: False):
     executor = SingleThreadedExecutor(context=context)
     for node in nodes:

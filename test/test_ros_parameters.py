@@ -18,14 +18,6 @@ pytestmark = pytest.mark.ros
 
 
 @pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
-@pytest.fixture
 def node(context):
     node = rclpy.create_node('arbiter', context=context,
                              parameter_overrides=[Parameter('num_workers', value=3)])
